@@ -1,0 +1,185 @@
+import { DomainError, validationError } from '../domain/errors';
+import { DepositInput, type ScreeningOutcome } from '../domain/deposit';
+import { stepId } from '../domain/ids';
+import { describeIssues } from '../domain/schemas';
+import { postTransfer } from '../db/ledger';
+import { findAccount, findHouseAccount } from '../db/queries/accounts';
+import { findAssetScale } from '../db/queries/assets';
+import { findComplianceSettings, findDeniedName } from '../db/queries/compliance';
+import {
+  findDepositByReference,
+  insertDeposit,
+  lockDeposit,
+  updateDepositStatus,
+  type DepositRow,
+} from '../db/queries/deposits';
+import { insertOutboxEvent } from '../db/queries/outbox';
+import type { ActivityDeps } from './deps';
+import { transactional } from './boundary';
+
+export interface RecordedDeposit {
+  depositId: string;
+  status: DepositRow['status'];
+  /** True when the bank reference belongs to another workflow's deposit. */
+  duplicate: boolean;
+  originalWorkflowId: string;
+  transferId?: string;
+}
+
+const recorded = (row: DepositRow, workflowId: string | undefined): RecordedDeposit => ({
+  depositId: row.id,
+  status: row.status,
+  duplicate: row.workflow_id !== workflowId,
+  originalWorkflowId: row.workflow_id,
+  transferId: row.transfer_id ?? undefined,
+});
+
+export function createDepositActivities(deps: ActivityDeps) {
+  return {
+    /** Checks the request against the schema and the database; writes nothing. */
+    validateDeposit: transactional(deps, 'validateDeposit', async (raw: unknown, tx): Promise<DepositInput> => {
+      const parsed = DepositInput.safeParse(raw);
+      if (!parsed.success) throw validationError(`invalid deposit: ${describeIssues(parsed.error)}`);
+      const input = parsed.data;
+      if ((await findAssetScale(tx, input.asset)) === undefined) {
+        throw validationError(`asset: unknown asset "${input.asset}"`, { field: 'asset' });
+      }
+      const account = await findAccount(tx, input.accountId);
+      if (!account) throw validationError(`accountId: account ${input.accountId} does not exist`, { field: 'accountId' });
+      if (account.kind !== 'user') throw validationError(`accountId: ${input.accountId} is not a user account`, { field: 'accountId' });
+      if (account.asset !== input.asset) {
+        throw validationError(`asset: account ${input.accountId} holds ${account.asset}, not ${input.asset}`, { field: 'asset' });
+      }
+      return input;
+    }),
+
+    /** Records the deposit once per bank reference; a second workflow gets the first one's row back. */
+    recordDeposit: transactional(deps, 'recordDeposit', async (input: DepositInput, tx, scope): Promise<RecordedDeposit> => {
+      const workflowId = scope.workflowId ?? `direct:${input.bankReference}`;
+      const inserted = await insertDeposit(tx, {
+        id: stepId(`${workflowId}:record`),
+        bankReference: input.bankReference,
+        accountId: input.accountId,
+        asset: input.asset,
+        amount: BigInt(input.amount),
+        senderName: input.senderName,
+        workflowId,
+      });
+      if (inserted) return recorded(inserted, workflowId);
+      const existing = await findDepositByReference(tx, input.bankReference);
+      if (!existing) throw new Error(`deposit ${input.bankReference} vanished`);
+      if (existing.account_id !== input.accountId || existing.asset !== input.asset || existing.amount !== input.amount) {
+        throw new DomainError(
+          'IdempotencyConflict',
+          `bank reference ${input.bankReference} was already used for a different deposit (${existing.amount} ${existing.asset} to ${existing.account_id})`,
+          { bankReference: input.bankReference },
+        );
+      }
+      return recorded(existing, workflowId);
+    }),
+
+    /** Screens against the deny list and the review threshold from config. */
+    screenDeposit: transactional(deps, 'screenDeposit', async (depositId: string, tx): Promise<ScreeningOutcome> => {
+      const deposit = await lockDeposit(tx, depositId);
+      if (!deposit) throw new DomainError('NotFound', `deposit ${depositId} does not exist`);
+      const denied = await findDeniedName(tx, deposit.sender_name);
+      if (denied) return { decision: 'deny', reason: `sender is on the deny list (${denied.reason})` };
+      const settings = await findComplianceSettings(tx, deposit.asset);
+      if (settings && BigInt(deposit.amount) > BigInt(settings.review_threshold)) {
+        if (deposit.status === 'RECORDED') await updateDepositStatus(tx, deposit.id, 'IN_REVIEW', 'amount above review threshold');
+        return {
+          decision: 'review',
+          reason: `amount ${deposit.amount} is above the review threshold ${settings.review_threshold}`,
+          reviewTimeoutSeconds: settings.review_timeout_seconds,
+        };
+      }
+      return { decision: 'clear' };
+    }),
+
+    markDepositApproved: transactional(deps, 'markDepositApproved', async (i: { depositId: string; reason: string }, tx) => {
+      const deposit = await lockDeposit(tx, i.depositId);
+      if (deposit && (deposit.status === 'RECORDED' || deposit.status === 'IN_REVIEW')) {
+        await updateDepositStatus(tx, deposit.id, 'APPROVED', i.reason);
+      }
+    }),
+
+    /** Compensation of recordDeposit: marks this workflow's deposit rejected unless it was credited. */
+    rejectDepositRecord: transactional(
+      deps,
+      'rejectDepositRecord',
+      async (i: { bankReference: string; reason: string }, tx, scope) => {
+        const existing = await findDepositByReference(tx, i.bankReference);
+        if (!existing || existing.workflow_id !== scope.workflowId) return { changed: false };
+        const deposit = await lockDeposit(tx, existing.id);
+        if (!deposit || deposit.status === 'CREDITED' || deposit.status === 'REJECTED') return { changed: false };
+        await updateDepositStatus(tx, deposit.id, 'REJECTED', i.reason.slice(0, 1000));
+        return { changed: true };
+      },
+    ),
+
+    /** Credits the user from the external bank account and marks the deposit credited, atomically. */
+    creditDeposit: transactional(deps, 'creditDeposit', async (i: { depositId: string; idempotencyKey: string }, tx, scope) => {
+      const deposit = await lockDeposit(tx, i.depositId);
+      if (!deposit) throw new DomainError('NotFound', `deposit ${i.depositId} does not exist`);
+      const bank = await findHouseAccount(tx, deposit.asset, 'external_bank');
+      if (!bank) throw new Error(`no external_bank house account for ${deposit.asset}`);
+      const { row } = await postTransfer(tx, {
+        id: stepId(i.idempotencyKey),
+        debitAccountId: bank.id,
+        creditAccountId: deposit.account_id,
+        asset: deposit.asset,
+        amount: BigInt(deposit.amount),
+        workflowId: scope.workflowId,
+        step: i.idempotencyKey,
+      });
+      if (deposit.status !== 'CREDITED') await updateDepositStatus(tx, deposit.id, 'CREDITED', null, row.id);
+      return { transferId: row.id };
+    }),
+
+    /** Compensation of creditDeposit: moves the money back, only if it was credited. */
+    reverseDepositCredit: transactional(
+      deps,
+      'reverseDepositCredit',
+      async (i: { depositId: string; idempotencyKey: string; reason: string }, tx, scope) => {
+        const deposit = await lockDeposit(tx, i.depositId);
+        if (!deposit || deposit.status !== 'CREDITED' || !deposit.transfer_id) return { reversed: false };
+        const bank = await findHouseAccount(tx, deposit.asset, 'external_bank');
+        if (!bank) throw new Error(`no external_bank house account for ${deposit.asset}`);
+        await postTransfer(tx, {
+          id: stepId(`${i.idempotencyKey}:reversal`),
+          debitAccountId: deposit.account_id,
+          creditAccountId: bank.id,
+          asset: deposit.asset,
+          amount: BigInt(deposit.amount),
+          workflowId: scope.workflowId,
+          step: `${i.idempotencyKey}:reversal`,
+        });
+        await tx.query(`UPDATE deposits SET status = 'REJECTED', reason = $2, transfer_id = NULL, updated_at = now() WHERE id = $1`, [
+          deposit.id,
+          `credit reversed: ${i.reason}`.slice(0, 1000),
+        ]);
+        return { reversed: true };
+      },
+    ),
+
+    /** Tells the rest of the business, through the outbox, exactly once per deposit. */
+    notifyDeposit: transactional(deps, 'notifyDeposit', async (i: { depositId: string; idempotencyKey: string }, tx) => {
+      const deposit = await lockDeposit(tx, i.depositId);
+      if (!deposit) throw new DomainError('NotFound', `deposit ${i.depositId} does not exist`);
+      const written = await insertOutboxEvent(tx, {
+        eventId: stepId(i.idempotencyKey),
+        topic: 'deposit.credited',
+        aggregateId: deposit.id,
+        payload: {
+          depositId: deposit.id,
+          bankReference: deposit.bank_reference,
+          accountId: deposit.account_id,
+          asset: deposit.asset,
+          amount: deposit.amount,
+          status: deposit.status,
+        },
+      });
+      return { written };
+    }),
+  };
+}

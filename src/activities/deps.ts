@@ -1,0 +1,10 @@
+import type { Pool } from 'pg';
+import type { Logger } from '../logger';
+
+/** What activities need from the outside world; tests pass real ones. */
+export interface ActivityDeps {
+  pool: Pool;
+  logger: Logger;
+  /** Wall clock for activities (workflows use the SDK's deterministic time). */
+  clock?: () => Date;
+}

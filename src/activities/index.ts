@@ -1,0 +1,15 @@
+import type { ActivityDeps } from './deps';
+import { createDepositActivities } from './deposit';
+import { createLedgerActivities } from './ledger';
+
+export type { ActivityDeps } from './deps';
+
+/** Every activity the worker registers, wired to its dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createLedgerActivities(deps),
+    ...createDepositActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/** Every environment variable the worker reads; docker-compose.yml is checked against this list. */
+export const WORKER_ENV_VARS = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'DATABASE_URL',
+  'PG_POOL_MAX',
+  'WORKER_MAX_CONCURRENT_ACTIVITIES',
+  'WORKER_SHUTDOWN_GRACE_MS',
+  'LOG_LEVEL',
+] as const;
+
+const intFromEnv = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
+
+/** Settings shared by every process: which Temporal and which task queue. */
+const CommonEnv = z.object({
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('txmgr'),
+  LOG_LEVEL: logLevel,
+});
+
+const WorkerEnv = CommonEnv.extend({
+  TEMPORAL_ADDRESS: z.string({ error: 'TEMPORAL_ADDRESS is required (host:port of the Temporal frontend)' }).min(1),
+  DATABASE_URL: z
+    .string({ error: 'DATABASE_URL is required (postgres://user:password@host:port/database)' })
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://'),
+  PG_POOL_MAX: intFromEnv(20, 1, 1000),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: intFromEnv(16, 1, 1000),
+  WORKER_SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
+}).refine((env) => env.PG_POOL_MAX >= env.WORKER_MAX_CONCURRENT_ACTIVITIES, {
+  message: 'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES, or activities would queue for connections',
+  path: ['PG_POOL_MAX'],
+});
+
+export interface WorkerConfig {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  databaseUrl: string;
+  poolMax: number;
+  maxConcurrentActivities: number;
+  shutdownGraceMs: number;
+  logLevel: z.infer<typeof logLevel>;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  // Empty strings count as unset, as they do in most shells' `VAR= cmd`.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || 'environment'}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Parses the worker's environment once; throws naming every missing or bad variable. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const e = parse(WorkerEnv, env);
+  return {
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    databaseUrl: e.DATABASE_URL,
+    poolMax: e.PG_POOL_MAX,
+    maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+export interface CommonConfig {
+  namespace: string;
+  taskQueue: string;
+  logLevel: z.infer<typeof logLevel>;
+  /** Set when the user points txmgr at running services instead of the embedded ones. */
+  temporalAddress?: string;
+  databaseUrl?: string;
+  dataDir: string;
+}
+
+/** Settings for the CLI, the demo and the tests: external services are optional. */
+export function loadCommonConfig(env: NodeJS.ProcessEnv = process.env): CommonConfig {
+  const e = parse(
+    CommonEnv.extend({
+      TEMPORAL_ADDRESS: z.string().min(1).optional(),
+      DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres://').optional(),
+      TXMGR_DATA_DIR: z.string().min(1).default('.data'),
+    }),
+    env,
+  );
+  return {
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    logLevel: e.LOG_LEVEL,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.TXMGR_DATA_DIR,
+  };
+}

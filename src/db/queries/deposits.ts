@@ -1,0 +1,55 @@
+import type { Pool, PoolClient } from 'pg';
+
+export interface DepositRow {
+  id: string;
+  bank_reference: string;
+  account_id: string;
+  asset: string;
+  amount: string;
+  sender_name: string;
+  status: 'RECORDED' | 'IN_REVIEW' | 'APPROVED' | 'REJECTED' | 'CREDITED';
+  reason: string | null;
+  workflow_id: string;
+  transfer_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function insertDeposit(
+  client: PoolClient,
+  d: { id: string; bankReference: string; accountId: string; asset: string; amount: bigint; senderName: string; workflowId: string },
+): Promise<DepositRow | undefined> {
+  const { rows } = await client.query<DepositRow>(
+    `INSERT INTO deposits (id, bank_reference, account_id, asset, amount, sender_name, status, workflow_id)
+     VALUES ($1, $2, $3, $4, $5, $6, 'RECORDED', $7)
+     ON CONFLICT (bank_reference) DO NOTHING
+     RETURNING *`,
+    [d.id, d.bankReference, d.accountId, d.asset, String(d.amount), d.senderName, d.workflowId],
+  );
+  return rows[0];
+}
+
+export async function findDepositByReference(db: Pool | PoolClient, bankReference: string): Promise<DepositRow | undefined> {
+  const { rows } = await db.query<DepositRow>('SELECT * FROM deposits WHERE bank_reference = $1', [bankReference]);
+  return rows[0];
+}
+
+export async function lockDeposit(client: PoolClient, id: string): Promise<DepositRow | undefined> {
+  const { rows } = await client.query<DepositRow>('SELECT * FROM deposits WHERE id = $1 FOR UPDATE', [id]);
+  return rows[0];
+}
+
+export async function updateDepositStatus(
+  client: PoolClient,
+  id: string,
+  status: DepositRow['status'],
+  reason: string | null,
+  transferId: string | null = null,
+): Promise<DepositRow> {
+  const { rows } = await client.query<DepositRow>(
+    `UPDATE deposits SET status = $2, reason = COALESCE($3, reason), transfer_id = COALESCE($4, transfer_id), updated_at = now()
+     WHERE id = $1 RETURNING *`,
+    [id, status, reason, transferId],
+  );
+  return rows[0] as DepositRow;
+}

@@ -1,0 +1,65 @@
+import type { Pool, PoolClient } from 'pg';
+
+export interface HoldRow {
+  id: string;
+  debit_account_id: string;
+  credit_account_id: string;
+  asset: string;
+  amount: string;
+  captured: string;
+  released: string;
+  status: 'open' | 'captured' | 'released';
+  workflow_id: string | null;
+  step: string | null;
+  created_at: Date;
+  closed_at: Date | null;
+}
+
+export interface NewHold {
+  id: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  asset: string;
+  amount: bigint;
+  workflowId?: string;
+  step?: string;
+}
+
+export async function insertHold(client: PoolClient, h: NewHold): Promise<HoldRow | undefined> {
+  const { rows } = await client.query<HoldRow>(
+    `INSERT INTO holds (id, debit_account_id, credit_account_id, asset, amount, workflow_id, step)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (id) DO NOTHING
+     RETURNING *`,
+    [h.id, h.debitAccountId, h.creditAccountId, h.asset, String(h.amount), h.workflowId ?? null, h.step ?? null],
+  );
+  return rows[0];
+}
+
+export async function findHold(db: Pool | PoolClient, id: string): Promise<HoldRow | undefined> {
+  const { rows } = await db.query<HoldRow>('SELECT * FROM holds WHERE id = $1', [id]);
+  return rows[0];
+}
+
+export async function lockHold(client: PoolClient, id: string): Promise<HoldRow | undefined> {
+  const { rows } = await client.query<HoldRow>('SELECT * FROM holds WHERE id = $1 FOR UPDATE', [id]);
+  return rows[0];
+}
+
+/** Adds to a hold's captured/released amounts and closes it when nothing remains. */
+export async function consumeHold(client: PoolClient, id: string, captured: bigint, released: bigint): Promise<HoldRow> {
+  const { rows } = await client.query<HoldRow>(
+    `UPDATE holds SET
+       captured = captured + $2,
+       released = released + $3,
+       status = CASE
+         WHEN captured + $2 + released + $3 < amount THEN 'open'
+         WHEN $3::numeric > 0 THEN 'released'
+         ELSE 'captured' END,
+       closed_at = CASE WHEN captured + $2 + released + $3 < amount THEN NULL ELSE now() END
+     WHERE id = $1
+     RETURNING *`,
+    [id, String(captured), String(released)],
+  );
+  return rows[0] as HoldRow;
+}

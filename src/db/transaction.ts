@@ -1,0 +1,81 @@
+import type { Pool, PoolClient } from 'pg';
+import { performance } from 'node:perf_hooks';
+import { DomainError } from '../domain/errors';
+import { classifyDbError, type DbError } from './errors';
+import { insertTransactionMetric } from './queries/metrics';
+
+export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
+
+export interface TransactionOptions {
+  isolation?: Isolation;
+  /** Workflow (saga) the transaction works for, recorded in transaction_metrics. */
+  workflowId?: string;
+  activity?: string;
+  /** Activity attempt, so a metric row shows which retry it belongs to. */
+  attempt?: number;
+  /** Extra in-process tries for serialization failures and deadlocks before giving up. */
+  maxLocalRetries?: number;
+}
+
+/**
+ * Runs `fn` in one database transaction at the given isolation level and records
+ * one transaction_metrics row for every try, failed ones included. Serialization
+ * failures and deadlocks are retried here a few times (cheap, and nothing has been
+ * committed); anything else is classified and thrown.
+ */
+export async function withTransaction<T>(
+  pool: Pool,
+  operation: string,
+  fn: (client: PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const isolation = options.isolation ?? 'read committed';
+  const maxLocalRetries = options.maxLocalRetries ?? 3;
+  for (let localTry = 0; ; localTry++) {
+    const started = performance.now();
+    let failure: DbError | undefined;
+    let result: T | undefined;
+    let thrown: unknown;
+    const client = await pool.connect().catch((err: unknown) => {
+      throw classifyDbError(err);
+    });
+    let broken = false;
+    try {
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`);
+      result = await fn(client);
+      await client.query('COMMIT');
+    } catch (err) {
+      thrown = err;
+      failure = err instanceof DomainError ? undefined : classifyDbError(err);
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+    } finally {
+      client.release(broken);
+    }
+    const durationMs = performance.now() - started;
+    await insertTransactionMetric(pool, {
+      operation,
+      workflowId: options.workflowId,
+      activity: options.activity,
+      durationMs,
+      success: thrown === undefined,
+      error: thrown === undefined ? undefined : errorText(thrown),
+      sqlstate: failure?.sqlstate,
+      attempt: (options.attempt ?? 1) + localTry,
+      isolation,
+    }).catch(() => undefined); // metrics must never fail the business transaction
+    if (thrown === undefined) return result as T;
+    if (failure && (failure.kind === 'serialization_failure' || failure.kind === 'deadlock') && localTry < maxLocalRetries) {
+      await new Promise((r) => setTimeout(r, 5 * 2 ** localTry + Math.random() * 10));
+      continue;
+    }
+    // Domain errors and errors the classifier does not know pass through untouched.
+    throw failure && failure.kind !== 'unknown' ? failure : thrown;
+  }
+}
+
+function errorText(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.slice(0, 2000);
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { assetCode, minorUnits, uuid } from './schemas';
+
+export const DepositInput = z
+  .object({
+    accountId: uuid,
+    asset: assetCode,
+    /** Minor units of `asset`, as a decimal string. */
+    amount: minorUnits,
+    bankReference: z
+      .string({ error: 'bankReference must be a string' })
+      .min(1, 'bankReference must not be empty')
+      .max(64, 'bankReference must be at most 64 characters')
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, 'bankReference may hold letters, digits and . _ : / - only'),
+    senderName: z
+      .string({ error: 'senderName must be a string' })
+      .trim()
+      .min(1, 'senderName must not be empty')
+      .max(200, 'senderName must be at most 200 characters'),
+    /** Overrides the configured review timeout; mainly for tests and drills. */
+    reviewTimeoutSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+  })
+  .strict();
+export type DepositInput = z.infer<typeof DepositInput>;
+
+export const DEPOSIT_STATUSES = ['RECORDED', 'IN_REVIEW', 'APPROVED', 'REJECTED', 'CREDITED'] as const;
+export type DepositStatus = (typeof DEPOSIT_STATUSES)[number];
+
+export type ScreeningOutcome =
+  | { decision: 'clear' }
+  | { decision: 'review'; reason: string; reviewTimeoutSeconds: number }
+  | { decision: 'deny'; reason: string };
+
+export interface ReviewDecision {
+  approved: boolean;
+  reviewer: string;
+  reason?: string;
+}
+
+export const ReviewDecisionInput = z
+  .object({
+    reviewer: z.string().trim().min(1, 'reviewer must name who decided').max(200),
+    reason: z.string().max(1000).optional(),
+  })
+  .strict();
+
+export interface DepositResult {
+  depositId: string;
+  bankReference: string;
+  accountId: string;
+  asset: string;
+  amount: string;
+  status: 'CREDITED' | 'DUPLICATE';
+  /** For a duplicate: the workflow that owns the bank reference. */
+  originalWorkflowId?: string;
+  transferId?: string;
+}

@@ -1,0 +1,78 @@
+import { ApplicationFailure, condition, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { DepositInput, DepositResult, ReviewDecision } from '../domain/deposit';
+import { ACCOUNT_ID } from '../temporal/search-attributes';
+import { COMPENSATION_OPTIONS, MUST_COMPLETE_OPTIONS, STEP_OPTIONS } from './retry-policies';
+import { Saga } from './saga';
+
+export const approveDepositSignal = defineSignal<[Omit<ReviewDecision, 'approved'>]>('approveDeposit');
+export const rejectDepositSignal = defineSignal<[Omit<ReviewDecision, 'approved'>]>('rejectDeposit');
+
+const steps = proxyActivities<Activities>(STEP_OPTIONS);
+const undo = proxyActivities<Activities>(COMPENSATION_OPTIONS);
+const mustComplete = proxyActivities<Activities>(MUST_COMPLETE_OPTIONS);
+
+const rejected = (message: string) => ApplicationFailure.create({ type: 'ComplianceRejected', message, nonRetryable: true });
+
+/**
+ * Fiat deposit: validate → record (unique by bank reference) → compliance screen
+ * (maybe an operator's review, with a timeout that rejects) → credit from the
+ * external bank account → notify through the outbox.
+ */
+export async function depositFiat(input: DepositInput): Promise<DepositResult> {
+  const saga = new Saga('deposit');
+  const workflowId = workflowInfo().workflowId;
+  let decision: ReviewDecision | undefined;
+  const decide = (approved: boolean) => (d: Omit<ReviewDecision, 'approved'>) => {
+    // The first decision stands; a malformed one (no reviewer) is ignored.
+    if (decision === undefined && typeof d?.reviewer === 'string' && d.reviewer.trim() !== '') {
+      decision = { approved, reviewer: d.reviewer, reason: d.reason };
+    }
+  };
+  setHandler(approveDepositSignal, decide(true));
+  setHandler(rejectDepositSignal, decide(false));
+  if (typeof input?.accountId === 'string') upsertSearchAttributes([{ key: ACCOUNT_ID, value: input.accountId }]);
+
+  return saga.run(async () => {
+    const valid = await saga.step('validate', () => steps.validateDeposit(input));
+    const deposit = await saga.step('record', () => steps.recordDeposit(valid), {
+      name: 'rejectDepositRecord',
+      run: (reason) => undo.rejectDepositRecord({ bankReference: valid.bankReference, reason }),
+    });
+    const result: DepositResult = {
+      depositId: deposit.depositId,
+      bankReference: valid.bankReference,
+      accountId: valid.accountId,
+      asset: valid.asset,
+      amount: valid.amount,
+      status: 'CREDITED',
+    };
+    if (deposit.duplicate) {
+      // Another workflow owns this bank reference: report it, move nothing.
+      return { ...result, status: 'DUPLICATE', originalWorkflowId: deposit.originalWorkflowId, transferId: deposit.transferId };
+    }
+
+    const screening = await saga.step('screen', () => steps.screenDeposit(deposit.depositId));
+    if (screening.decision === 'deny') throw rejected(`deposit rejected by compliance: ${screening.reason}`);
+    if (screening.decision === 'review') {
+      const timeoutSeconds = valid.reviewTimeoutSeconds ?? screening.reviewTimeoutSeconds;
+      const decided = await condition(() => decision !== undefined, `${timeoutSeconds} seconds`);
+      if (!decided || !decision) throw rejected(`deposit rejected: no review decision within ${timeoutSeconds}s`);
+      if (!decision.approved) {
+        throw rejected(`deposit rejected by ${decision.reviewer}${decision.reason ? `: ${decision.reason}` : ''}`);
+      }
+      const approvedBy = decision.reviewer;
+      await saga.step('approve', () => steps.markDepositApproved({ depositId: deposit.depositId, reason: `approved by ${approvedBy}` }));
+    }
+
+    const creditKey = `${workflowId}:credit`;
+    const credit = await saga.step('credit', () => steps.creditDeposit({ depositId: deposit.depositId, idempotencyKey: creditKey }), {
+      name: 'reverseDepositCredit',
+      run: (reason) => undo.reverseDepositCredit({ depositId: deposit.depositId, idempotencyKey: creditKey, reason }),
+    });
+    await saga.step('notify', () =>
+      mustComplete.notifyDeposit({ depositId: deposit.depositId, idempotencyKey: `${workflowId}:notify` }),
+    );
+    return { ...result, transferId: credit.transferId };
+  });
+}

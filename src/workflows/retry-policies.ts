@@ -1,0 +1,38 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import { DOMAIN_ERROR_TYPES } from '../domain/errors';
+
+const NON_RETRYABLE = [...DOMAIN_ERROR_TYPES, 'DatabaseRejected'];
+
+/** Forward steps: a few quick retries for transient faults; domain errors fail at once. */
+export const STEP_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+};
+
+/**
+ * Compensations try harder and longer: giving up on one leaves the saga in
+ * COMPENSATION_FAILED for an operator.
+ */
+export const COMPENSATION_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 15,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+};
+
+/** Steps that must eventually happen once the money moved (notifications): retried until they do. */
+export const MUST_COMPLETE_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  // maximumAttempts unset: unlimited.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+};
