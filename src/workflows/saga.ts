@@ -1,4 +1,6 @@
 import {
+  ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   defineQuery,
@@ -97,6 +99,8 @@ export class Saga {
         await this.compensate(this.state.failure);
         this.setStatus('COMPENSATED');
       }
+      // Surface the domain error itself (err.cause.type on the client), not the activity wrapper.
+      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw err.cause;
       throw err;
     }
   }

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Pool } from 'pg';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { TxmgrClient } from '../../src/client';
+import { dropDatabase, ensureDatabase } from '../../src/db/admin';
+import { checkInvariants } from '../../src/db/invariants';
+import { migrate } from '../../src/db/migrate';
+import { createPool } from '../../src/db/pool';
+import { createLogger, type Logger } from '../../src/logger';
+import { installRuntime } from '../../src/temporal/runtime';
+import { bundleWorkflows, createWorker, type WorkerOptions } from '../../src/worker-factory';
+
+/** Everything a test file needs on the real stack: its own database, Temporal, a bundle. */
+export interface TestContext {
+  pool: Pool;
+  databaseUrl: string;
+  databaseName: string;
+  temporal: Client;
+  connection: NativeConnection;
+  logger: Logger;
+  bundle: WorkflowBundleWithSourceMap;
+  /** A fresh task queue name, one per test. */
+  taskQueue(): string;
+  /** A TxmgrClient bound to a task queue. */
+  client(taskQueue: string): TxmgrClient;
+  /** Runs `fn` while a new worker serves `taskQueue`, then shuts the worker down. */
+  withWorker<T>(taskQueue: string, fn: (worker: Worker) => Promise<T>, extra?: Partial<WorkerOptions>): Promise<T>;
+  /** Fails the test with every ledger invariant the database breaks. */
+  expectInvariants(): Promise<void>;
+}
+
+const uid = () => randomBytes(4).toString('hex');
+
+/**
+ * Registers beforeAll/afterAll/afterEach hooks for a file on the real stack. The
+ * database is dropped afterwards, unless a test failed: then it is kept and named.
+ */
+export function useTestContext(options: { workflowsPath?: string; invariantsAfterEach?: boolean } = {}): TestContext {
+  const ctx = {} as TestContext;
+  const fileName = path.basename(expect.getState().testPath ?? 'test', '.test.ts').replace(/[^a-z0-9]+/gi, '_').toLowerCase();
+  const databaseName = `t_${fileName.slice(0, 40)}_${uid()}`;
+  let temporalConnection: Connection | undefined;
+
+  beforeAll(async () => {
+    const adminUrl = required('TXMGR_TEST_ADMIN_URL');
+    const address = required('TXMGR_TEST_TEMPORAL_ADDRESS');
+    const namespace = process.env.TXMGR_TEST_NAMESPACE ?? 'default';
+    const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'txmgr-test');
+    installRuntime(logger);
+    const databaseUrl = await ensureDatabase(adminUrl, databaseName);
+    await migrate(databaseUrl);
+    const pool = createPool({ databaseUrl, max: 30 });
+    temporalConnection = await Connection.connect({ address });
+    const connection = await NativeConnection.connect({ address });
+    const temporal = new Client({ connection: temporalConnection, namespace });
+    const bundle = await bundleWorkflows(options.workflowsPath);
+    Object.assign(ctx, {
+      pool,
+      databaseUrl,
+      databaseName,
+      temporal,
+      connection,
+      logger,
+      bundle,
+      taskQueue: () => `tq-${fileName}-${uid()}`,
+      client: (taskQueue: string) => new TxmgrClient(temporal, pool, taskQueue),
+      async withWorker<T>(taskQueue: string, fn: (worker: Worker) => Promise<T>, extra: Partial<WorkerOptions> = {}) {
+        const worker = await createWorker({
+          connection,
+          namespace,
+          taskQueue,
+          pool,
+          logger,
+          workflowBundle: bundle,
+          shutdownGraceMs: 2_000,
+          ...extra,
+        });
+        return worker.runUntil(() => fn(worker));
+      },
+      async expectInvariants() {
+        expect(await checkInvariants(pool, { temporal })).toEqual([]);
+      },
+    } satisfies Omit<TestContext, never>);
+  }, 120_000);
+
+  if (options.invariantsAfterEach !== false) {
+    afterEach(async () => {
+      if (ctx.pool) await ctx.expectInvariants();
+    });
+  }
+
+  afterAll(async () => {
+    await ctx.pool?.end();
+    await ctx.connection?.close();
+    await temporalConnection?.close();
+    const failed = (globalThis as { __txmgrFailed?: boolean }).__txmgrFailed === true;
+    if (failed) {
+      process.stderr.write(`kept database ${databaseName} of a failed test for inspection\n`);
+    } else if (process.env.TXMGR_TEST_ADMIN_URL) {
+      await dropDatabase(process.env.TXMGR_TEST_ADMIN_URL, databaseName);
+    }
+  });
+
+  return ctx;
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with the README's test command (jest globalSetup starts the stack)`);
+  return value;
+}
+
+/** Polls until `check` holds, for states reached asynchronously (a saga waiting for review). */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,9 @@
+// Prints the run's totals as one plain line, "N passed, N failed", which CI reads.
+class TotalsReporter {
+  onRunComplete(_contexts, results) {
+    const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
+    process.stdout.write(`\n${results.numPassedTests} passed, ${failed} failed\n`);
+  }
+}
+
+module.exports = TotalsReporter;

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { depositFiat } from '../../src/workflows';
+import type { DomainError } from '../../src/domain/errors';
+import { balances, count, openUserAccount } from '../helpers/fixtures';
+import { eventually, useTestContext } from '../helpers/context';
+
+const ctx = useTestContext();
+const ref = () => `REF-${randomUUID().slice(0, 12)}`;
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+describe('fiat deposit saga', () => {
+  test('an ordinary deposit credits the account from the external bank and writes one outbox event', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const result = await ctx.withWorker(tq, async () => {
+      const r = await ctx.client(tq).depositFiat({ accountId: account, asset: 'USD', amount: '250.75', bankReference: reference, senderName: 'Ann Payer' });
+      return { ...r, saga: await ctx.temporal.workflow.getHandle(`deposit-${reference}`).query('sagaStatus') };
+    });
+    expect(result).toMatchObject({ status: 'CREDITED', amount: '25075', bankReference: reference });
+    expect((await balances(ctx.pool, account)).balance).toBe(25075n);
+    const { rows } = await ctx.pool.query('SELECT status, transfer_id FROM deposits WHERE bank_reference = $1', [reference]);
+    expect(rows).toEqual([{ status: 'CREDITED', transfer_id: result.transferId }]);
+    expect(await count(ctx.pool, `SELECT 1 FROM outbox WHERE topic = 'deposit.credited' AND payload->>'bankReference' = $1`, [reference])).toBe(1);
+    expect(result.saga).toMatchObject({ status: 'COMPLETED', stepsDone: ['validate', 'record', 'screen', 'credit', 'notify'] });
+    const metrics = await count(ctx.pool, 'SELECT 1 FROM transaction_metrics WHERE workflow_id = $1 AND success', [`deposit-${reference}`]);
+    expect(metrics).toBeGreaterThanOrEqual(5);
+  });
+
+  test('a deposit above the review threshold waits for approval, then credits', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const client = ctx.client(tq);
+    await ctx.withWorker(tq, async () => {
+      await client.startDeposit({ accountId: account, asset: 'USD', amount: '20000.00', bankReference: reference, senderName: 'Big Payer' });
+      await eventually(async () => (await client.sagaStatus(`deposit-${reference}`)).stepsDone.includes('screen'));
+      const { rows } = await ctx.pool.query('SELECT status FROM deposits WHERE bank_reference = $1', [reference]);
+      expect(rows[0].status).toBe('IN_REVIEW');
+      expect((await balances(ctx.pool, account)).balance).toBe(0n);
+      await client.approveDeposit(reference, { reviewer: 'olga', reason: 'documents checked' });
+      const result = await ctx.temporal.workflow.getHandle<typeof depositFiat>(`deposit-${reference}`).result();
+      expect(result.status).toBe('CREDITED');
+    });
+    expect((await balances(ctx.pool, account)).balance).toBe(2_000_000n);
+  });
+
+  test('a reviewer rejection credits nothing and marks the deposit rejected', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const client = ctx.client(tq);
+    const [failure, saga] = await ctx.withWorker(tq, async () => {
+      await client.startDeposit({ accountId: account, asset: 'USD', amount: '15000.00', bankReference: reference, senderName: 'Big Payer' });
+      await eventually(async () => (await client.sagaStatus(`deposit-${reference}`)).stepsDone.includes('screen'));
+      await client.rejectDeposit(reference, { reviewer: 'olga', reason: 'unexplained source' });
+      const f = await failureOf(ctx.temporal.workflow.getHandle(`deposit-${reference}`).result());
+      return [f, await client.sagaStatus(`deposit-${reference}`)] as const;
+    });
+    expect(failure.type).toBe('ComplianceRejected');
+    expect(failure.message).toContain('olga');
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+    const { rows } = await ctx.pool.query('SELECT status, reason FROM deposits WHERE bank_reference = $1', [reference]);
+    expect(rows[0].status).toBe('REJECTED');
+    expect(rows[0].reason).toContain('unexplained source');
+    expect(saga).toMatchObject({ status: 'COMPENSATED', compensationsRun: ['rejectDepositRecord'] });
+  });
+
+  test('a review with no decision before the timeout is rejected', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const failure = await ctx.withWorker(tq, () =>
+      failureOf(
+        ctx.client(tq).depositFiat({
+          accountId: account, asset: 'USD', amount: '12000.00', bankReference: reference, senderName: 'Slow Review', reviewTimeoutSeconds: 2,
+        }),
+      ),
+    );
+    expect(failure.type).toBe('ComplianceRejected');
+    expect(failure.message).toMatch(/no review decision within 2s/);
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+  });
+
+  test('a sender on the deny list is rejected and nothing is credited', async () => {
+    await ctx.pool.query(`INSERT INTO compliance_deny_list (name, reason) VALUES ('eve blocked', 'test list')`);
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const failure = await ctx.withWorker(tq, () =>
+      failureOf(ctx.client(tq).depositFiat({ accountId: account, asset: 'USD', amount: '10.00', bankReference: reference, senderName: '  Eve   BLOCKED ' })),
+    );
+    expect(failure.type).toBe('ComplianceRejected');
+    expect(failure.message).toContain('deny list');
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+    expect(await count(ctx.pool, 'SELECT 1 FROM outbox WHERE aggregate_id IN (SELECT id::text FROM deposits WHERE bank_reference = $1)', [reference])).toBe(0);
+  });
+
+  test('the same bank reference twice credits once and returns the first outcome', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const request = { accountId: account, asset: 'USD', amount: '42.00', bankReference: reference, senderName: 'Twice Sent' };
+    const [first, second] = await ctx.withWorker(tq, async () => {
+      const a = await ctx.client(tq).depositFiat(request);
+      const b = await ctx.client(tq).depositFiat(request);
+      return [a, b];
+    });
+    expect(second).toEqual(first);
+    expect((await balances(ctx.pool, account)).balance).toBe(4200n);
+  });
+
+  test('a second workflow with a reused bank reference is reported DUPLICATE and moves nothing', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const client = ctx.client(tq);
+    const input = await client.prepareDeposit({ accountId: account, asset: 'USD', amount: '7.00', bankReference: reference, senderName: 'Replay Bank' });
+    const [first, second] = await ctx.withWorker(tq, async () => {
+      const a = await ctx.temporal.workflow.execute(depositFiat, { taskQueue: tq, workflowId: `direct-a-${reference}`, args: [input] });
+      const b = await ctx.temporal.workflow.execute(depositFiat, { taskQueue: tq, workflowId: `direct-b-${reference}`, args: [input] });
+      return [a, b];
+    });
+    expect(first.status).toBe('CREDITED');
+    expect(second).toMatchObject({ status: 'DUPLICATE', depositId: first.depositId, originalWorkflowId: `direct-a-${reference}` });
+    expect((await balances(ctx.pool, account)).balance).toBe(700n);
+  });
+
+  test('a reused bank reference with a different amount is an IdempotencyConflict', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const client = ctx.client(tq);
+    await ctx.withWorker(tq, () => client.depositFiat({ accountId: account, asset: 'USD', amount: '5.00', bankReference: reference, senderName: 'A' }));
+    const err = (await client
+      .depositFiat({ accountId: account, asset: 'USD', amount: '6.00', bankReference: reference, senderName: 'A' })
+      .catch((e: unknown) => e)) as DomainError;
+    expect(err.type).toBe('IdempotencyConflict');
+    expect((await balances(ctx.pool, account)).balance).toBe(500n);
+  });
+
+  describe('bad input is rejected before any write, naming the field', () => {
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['negative amount', { amount: '-5.00' }, /amount/],
+      ['zero amount', { amount: '0.00' }, /amount must be greater than zero/],
+      ['too many decimals', { amount: '1.001' }, /3 decimal places but the asset allows 2/],
+      ['exponent notation', { amount: '1e3' }, /amount/],
+      ['a number instead of a string', { amount: 10 }, /amount/],
+      ['unknown asset', { asset: 'XYZ' }, /asset: unknown asset "XYZ"/],
+      ['unknown account', { accountId: '00000000-0000-4000-8000-000000000000' }, /accountId: account .* does not exist/],
+      ['malformed account id', { accountId: 'not-a-uuid' }, /accountId/],
+      ['empty reference', { bankReference: '' }, /bankReference must not be empty/],
+      ['oversized reference', { bankReference: 'R'.repeat(65) }, /bankReference must be at most 64/],
+      ['empty sender', { senderName: '   ' }, /senderName must not be empty/],
+      ['extra field', { surprise: true }, /surprise|Unrecognized/],
+    ];
+    test.each(cases)('%s', async (_name, patch, message) => {
+      const account = await openUserAccount(ctx.pool);
+      const before = await count(ctx.pool, 'SELECT 1 FROM deposits');
+      const request = { accountId: account, asset: 'USD', amount: '1.00', bankReference: ref(), senderName: 'Val Idation', ...patch };
+      const err = (await ctx.client(ctx.taskQueue()).startDeposit(request as never).catch((e: unknown) => e)) as DomainError;
+      expect(err.type).toBe('ValidationError');
+      expect(err.message).toMatch(message);
+      expect(await count(ctx.pool, 'SELECT 1 FROM deposits')).toBe(before);
+    });
+
+    test('a malformed input that bypasses the client fails the saga at validate, writes nothing, and the worker keeps serving', async () => {
+      const tq = ctx.taskQueue();
+      const account = await openUserAccount(ctx.pool);
+      const before = await count(ctx.pool, 'SELECT 1 FROM deposits');
+      await ctx.withWorker(tq, async () => {
+        const failure = await failureOf(
+          ctx.temporal.workflow.execute('depositFiat', {
+            taskQueue: tq,
+            workflowId: `bad-${randomUUID()}`,
+            args: [{ accountId: account, asset: 'USD', amount: '1e5', bankReference: ref(), senderName: 'X' }],
+          }),
+        );
+        expect(failure.type).toBe('ValidationError');
+        expect(failure.message).toContain('amount');
+        const ok = await ctx.client(tq).depositFiat({ accountId: account, asset: 'USD', amount: '1.00', bankReference: ref(), senderName: 'Y' });
+        expect(ok.status).toBe('CREDITED');
+      });
+      expect(await count(ctx.pool, 'SELECT 1 FROM deposits')).toBe(before + 1);
+    });
+  });
+});
