@@ -4,6 +4,7 @@ import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Command } from 'commander';
 import { TxmgrClient } from './client';
+import type { depositFiat } from './workflows';
 import { loadCommonConfig } from './config';
 import { checkInvariants } from './db/invariants';
 import { migrate } from './db/migrate';
@@ -65,8 +66,8 @@ async function main(): Promise<void> {
       await waitFor(async () => (await txmgr.sagaStatus(`deposit-${bigRef}`)).stepsDone.includes('screen'));
       say(`2. large deposit 25000.00 USD           -> waiting for review; approving as "ops-demo"`);
       await txmgr.approveDeposit(bigRef, { reviewer: 'ops-demo', reason: 'source of funds verified' });
-      const reviewed = await temporal.workflow.getHandle(`deposit-${bigRef}`).result();
-      say(`   after approval                       -> ${(reviewed as { status: string }).status}`);
+      const reviewed = await temporal.workflow.getHandle<typeof depositFiat>(`deposit-${bigRef}`).result();
+      say(`   after approval                       -> ${reviewed.status}`);
 
       try {
         await txmgr.depositFiat({

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadCommonConfig } from '../../src/config';
 import { PROJECT_ROOT, startStack, type Stack } from '../../src/infra/stack';
@@ -10,9 +11,12 @@ import { createLogger } from '../../src/logger';
 export default async function globalSetup(): Promise<void> {
   const config = loadCommonConfig();
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'txmgr-test-stack');
+  const dataDir = path.resolve(PROJECT_ROOT, config.dataDir, 'test', `run-${process.pid}`);
+  fs.rmSync(dataDir, { recursive: true, force: true });
   const stack = await startStack({
     logger,
-    dataDir: path.resolve(PROJECT_ROOT, config.dataDir, 'test'),
+    // One directory per run, so concurrent runs (a developer's and an editor's) never share a cluster.
+    dataDir,
     namespace: config.namespace,
     databaseName: 'txmgr_test_admin',
     temporalAddress: config.temporalAddress,
@@ -23,4 +27,5 @@ export default async function globalSetup(): Promise<void> {
   process.env.TXMGR_TEST_ADMIN_URL = stack.adminUrl ?? stack.databaseUrl;
   process.env.TXMGR_TEST_NAMESPACE = stack.namespace;
   (globalThis as { __txmgrStack?: Stack }).__txmgrStack = stack;
+  (globalThis as { __txmgrDataDir?: string }).__txmgrDataDir = dataDir;
 }

@@ -45,7 +45,7 @@ function env(s: Service): Record<string, string> {
       }),
     );
   }
-  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v == null ? '' : String(v)]));
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v == null ? '' : String(v as string | number | boolean)]));
 }
 
 function dependsOn(s: Service): Record<string, string> {
