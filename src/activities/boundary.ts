@@ -61,12 +61,14 @@ export function transactional<I, O>(
   return async (input: I) => {
     const scope = currentScope(deps, name);
     try {
-      return await withTransaction(deps.pool, name, (tx) => fn(input, tx, scope), {
+      const result = await withTransaction(deps.pool, name, (tx) => fn(input, tx, scope), {
         isolation,
         workflowId: scope.workflowId,
         activity: scope.activity,
         attempt: scope.attempt,
       });
+      scope.logger.debug(`${name} committed`);
+      return result;
     } catch (err) {
       scope.logger.warn({ err }, `${name} failed`);
       throw toActivityError(err);
