@@ -26,7 +26,8 @@ async function main(): Promise<void> {
     .parse()
     .opts<{ keep?: boolean }>();
   const config = loadCommonConfig();
-  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  // Expected failures (the rejected deposit) log warnings; the demo's own lines tell the story.
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'error');
   installRuntime(logger);
   const say = (line = '') => process.stdout.write(`${line}\n`);
   const started = Date.now();

@@ -61,8 +61,11 @@ export function classifyDbError(err: unknown): DbError {
   const code = typeof e.code === 'string' ? e.code : undefined;
   const message = e.message ?? String(err);
   const opts = { cause: err };
-  if (code && BY_CODE[code]) {
-    const { kind, retryable } = BY_CODE[code];
+  // Own keys only: a plain-object lookup would find inherited names ('constructor',
+  // 'toString') and build a DbError whose kind and retryable are undefined.
+  const known = code !== undefined && Object.hasOwn(BY_CODE, code) ? BY_CODE[code] : undefined;
+  if (code && known) {
+    const { kind, retryable } = known;
     return new DbError(kind, code, retryable, message, e.constraint, opts);
   }
   if (code && CONNECTION_ERRNOS.has(code)) return new DbError('connection', code, true, message, undefined, opts);
