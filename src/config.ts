@@ -10,6 +10,7 @@ export const WORKER_ENV_VARS = [
   'WORKER_MAX_CONCURRENT_ACTIVITIES',
   'WORKER_SHUTDOWN_GRACE_MS',
   'LOG_LEVEL',
+  'METRICS_BIND_ADDRESS',
 ] as const;
 
 const intFromEnv = (fallback: number, min: number, max: number) =>
@@ -32,6 +33,8 @@ const WorkerEnv = CommonEnv.extend({
   PG_POOL_MAX: intFromEnv(20, 1, 1000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFromEnv(16, 1, 1000),
   WORKER_SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
+  /** host:port for the SDK's Prometheus endpoint; unset means no endpoint. */
+  METRICS_BIND_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'METRICS_BIND_ADDRESS must be host:port').optional(),
 }).refine((env) => env.PG_POOL_MAX >= env.WORKER_MAX_CONCURRENT_ACTIVITIES, {
   message: 'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES, or activities would queue for connections',
   path: ['PG_POOL_MAX'],
@@ -46,6 +49,7 @@ export interface WorkerConfig {
   maxConcurrentActivities: number;
   shutdownGraceMs: number;
   logLevel: z.infer<typeof logLevel>;
+  metricsBindAddress?: string;
 }
 
 export class ConfigError extends Error {
@@ -75,6 +79,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
     shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    metricsBindAddress: e.METRICS_BIND_ADDRESS,
   };
 }
 

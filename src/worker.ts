@@ -14,7 +14,7 @@ import { createWorker } from './worker-factory';
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const logger = createLogger(config.logLevel);
-  installRuntime(logger, { metricsBindAddress: process.env.METRICS_BIND_ADDRESS });
+  installRuntime(logger, { metricsBindAddress: config.metricsBindAddress });
   const pool = createPool({ databaseUrl: config.databaseUrl, max: config.poolMax, applicationName: 'txmgr-worker' });
   await migrate(config.databaseUrl, logger);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });

@@ -13,6 +13,7 @@ describe('worker configuration', () => {
       maxConcurrentActivities: 16,
       shutdownGraceMs: 10_000,
       logLevel: 'info',
+      metricsBindAddress: undefined,
     });
   });
 
@@ -23,6 +24,7 @@ describe('worker configuration', () => {
     [{ ...base, PG_POOL_MAX: 'many' }, 'PG_POOL_MAX'],
     [{ ...base, PG_POOL_MAX: '4', WORKER_MAX_CONCURRENT_ACTIVITIES: '8' }, 'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES'],
     [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ...base, METRICS_BIND_ADDRESS: 'everywhere' }, 'METRICS_BIND_ADDRESS must be host:port'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadWorkerConfig(env)).toThrow(ConfigError);
     expect(() => loadWorkerConfig(env)).toThrow(message);
