@@ -1,5 +1,4 @@
 import type { ActivityDeps } from './deps';
-import { createConfigActivities } from './config';
 import { createDepositActivities } from './deposit';
 import { createLedgerActivities } from './ledger';
 
@@ -10,7 +9,6 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createLedgerActivities(deps),
     ...createDepositActivities(deps),
-    ...createConfigActivities(deps),
   };
 }
 
