@@ -5,7 +5,7 @@ import { captureHold, openUserAccount, placeHold, postTransfer, releaseHold } fr
 import { findAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
 import type { ActivityDeps } from './deps';
-import { transactional } from './boundary';
+import { transactional, type ActivityScope } from './boundary';
 
 export interface OpenAccountInput {
   accountId: string;
@@ -89,6 +89,17 @@ export function toAccountView(row: {
   };
 }
 
+/** The ledger row a transfer or hold request asks for; its id is derived from the idempotency key. */
+const movement = (input: TransferInput, scope: ActivityScope) => ({
+  id: stepId(input.idempotencyKey),
+  debitAccountId: input.debitAccountId,
+  creditAccountId: input.creditAccountId,
+  asset: input.asset,
+  amount: parseMinorUnits(input.amount),
+  workflowId: scope.workflowId,
+  step: input.idempotencyKey,
+});
+
 export function createLedgerActivities(deps: ActivityDeps) {
   return {
     openAccount: transactional(deps, 'openAccount', async (input: OpenAccountInput, tx) => {
@@ -105,28 +116,12 @@ export function createLedgerActivities(deps: ActivityDeps) {
     }),
 
     transfer: transactional(deps, 'transfer', async (input: TransferInput, tx, scope): Promise<TransferResult> => {
-      const { row, created } = await postTransfer(tx, {
-        id: stepId(input.idempotencyKey),
-        debitAccountId: input.debitAccountId,
-        creditAccountId: input.creditAccountId,
-        asset: input.asset,
-        amount: parseMinorUnits(input.amount),
-        workflowId: scope.workflowId,
-        step: input.idempotencyKey,
-      });
+      const { row, created } = await postTransfer(tx, movement(input, scope));
       return { transferId: row.id, amount: row.amount, created };
     }),
 
     placeHold: transactional(deps, 'placeHold', async (input: HoldInput, tx, scope): Promise<HoldResult> => {
-      const { row, created } = await placeHold(tx, {
-        id: stepId(input.idempotencyKey),
-        debitAccountId: input.debitAccountId,
-        creditAccountId: input.creditAccountId,
-        asset: input.asset,
-        amount: parseMinorUnits(input.amount),
-        workflowId: scope.workflowId,
-        step: input.idempotencyKey,
-      });
+      const { row, created } = await placeHold(tx, movement(input, scope));
       return { holdId: row.id, amount: row.amount, status: row.status, captured: row.captured, released: row.released, created };
     }),
 
