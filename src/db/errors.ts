@@ -48,6 +48,12 @@ const BY_CODE: Record<string, { kind: DbErrorKind; retryable: boolean }> = {
 // Node-level socket errors mean the connection is gone; a new one may work.
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 
+// pg and pg-pool raise these without a code. "timeout exceeded when trying to connect" is
+// pg-pool's checkout timeout (pool exhausted or server briefly unreachable): transient, so it
+// must not become a non-retryable DatabaseRejected that fails the saga.
+const CONNECTION_MESSAGES =
+  /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|^timeout expired$/i;
+
 interface PgLikeError {
   code?: string;
   constraint?: string;
@@ -72,7 +78,7 @@ export function classifyDbError(err: unknown): DbError {
   if (code?.startsWith('08')) return new DbError('connection', code, true, message, undefined, opts);
   if (code?.startsWith('23')) return new DbError('integrity', code, false, message, e.constraint, opts);
   if (code?.startsWith('22')) return new DbError('data', code, false, message, undefined, opts);
-  if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) {
+  if (CONNECTION_MESSAGES.test(message)) {
     return new DbError('connection', code, true, message, undefined, opts);
   }
   return new DbError('unknown', code, false, message, undefined, opts);

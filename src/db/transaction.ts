@@ -36,21 +36,32 @@ export async function withTransaction<T>(
     let failure: DbError | undefined;
     let result: T | undefined;
     let thrown: unknown;
+    // Set only after COMMIT: `thrown === undefined` cannot tell success from fn rejecting with undefined.
+    let committed = false;
     const client = await pool.connect().catch((err: unknown) => {
       throw classifyDbError(err);
     });
     let broken = false;
+    // pg-pool listens for 'error' only on idle clients. If the connection dies while we hold it
+    // (server restart, pg_terminate_backend, network), the client emits 'error' with no listener
+    // and the whole worker process crashes. Catch it here; the query in flight rejects anyway.
+    const onConnectionError = (): void => {
+      broken = true;
+    };
+    client.on('error', onConnectionError);
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`);
       result = await fn(client);
       await client.query('COMMIT');
+      committed = true;
     } catch (err) {
-      thrown = err;
-      failure = err instanceof DomainError ? undefined : classifyDbError(err);
+      thrown = err ?? new Error(`transaction ${operation} failed without a reason`);
+      failure = thrown instanceof DomainError ? undefined : classifyDbError(thrown);
       await client.query('ROLLBACK').catch(() => {
         broken = true;
       });
     } finally {
+      client.off('error', onConnectionError);
       client.release(broken);
     }
     const durationMs = performance.now() - started;
@@ -59,13 +70,13 @@ export async function withTransaction<T>(
       workflowId: options.workflowId,
       activity: options.activity,
       durationMs,
-      success: thrown === undefined,
-      error: thrown === undefined ? undefined : errorText(thrown),
+      success: committed,
+      error: committed ? undefined : errorText(thrown),
       sqlstate: failure?.sqlstate,
       attempt: (options.attempt ?? 1) + localTry,
       isolation,
     }).catch(() => undefined); // metrics must never fail the business transaction
-    if (thrown === undefined) return result as T;
+    if (committed) return result as T;
     if (failure && (failure.kind === 'serialization_failure' || failure.kind === 'deadlock') && localTry < maxLocalRetries) {
       await new Promise((r) => setTimeout(r, 5 * 2 ** localTry + Math.random() * 10));
       continue;
