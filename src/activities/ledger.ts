@@ -103,7 +103,7 @@ const movement = (input: TransferInput, scope: ActivityScope) => ({
 export function createLedgerActivities(deps: ActivityDeps) {
   return {
     openAccount: transactional(deps, 'openAccount', async (input: OpenAccountInput, tx) => {
-      if (!(await findAssetScale(tx, input.asset))) {
+      if ((await findAssetScale(tx, input.asset)) === undefined) {
         throw validationError(`asset: unknown asset "${input.asset}"`, { field: 'asset' });
       }
       const { row } = await openUserAccount(tx, { id: input.accountId, asset: input.asset, owner: input.owner });

@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 import { DOMAIN_ERROR_TYPES } from '../domain/errors';
 
 const NON_RETRYABLE = [...DOMAIN_ERROR_TYPES, 'DatabaseRejected'];
@@ -6,6 +6,9 @@ const NON_RETRYABLE = [...DOMAIN_ERROR_TYPES, 'DatabaseRejected'];
 /** Forward steps: a few quick retries for transient faults; domain errors fail at once. */
 export const STEP_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
+  // On cancellation, wait for a step already running to finish (or fail) before the
+  // saga compensates; otherwise the step could take effect after its compensation ran.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '500 milliseconds',
     backoffCoefficient: 2,
