@@ -73,7 +73,8 @@ export async function withTransaction<T>(
       success: committed,
       error: committed ? undefined : errorText(thrown),
       sqlstate: failure?.sqlstate,
-      attempt: (options.attempt ?? 1) + localTry,
+      attempt: options.attempt ?? 1,
+      localRetry: localTry,
       isolation,
     }).catch(() => undefined); // metrics must never fail the business transaction
     if (committed) return result as T;

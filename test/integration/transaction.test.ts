@@ -127,12 +127,17 @@ describe('withTransaction', () => {
         isolation: 'serializable',
       },
     ]);
-    expect(
-      rows
-        .filter((r) => r.success)
-        .map((r) => r.attempt)
-        .sort(),
-    ).toEqual([1, 2]);
+    // Both successes belong to activity attempt 1; the one that lost the race committed on its first local retry.
+    expect(rows.filter((r) => r.success).map((r) => r.attempt)).toEqual([1, 1]);
+    const retries = await ctx.pool.query<{ local_retry: number; success: boolean }>(
+      'SELECT local_retry, success FROM transaction_metrics WHERE operation = $1 ORDER BY local_retry, success',
+      [operation],
+    );
+    expect(retries.rows).toEqual([
+      { local_retry: 0, success: false },
+      { local_retry: 0, success: true },
+      { local_retry: 1, success: true },
+    ]);
   });
 
   test('when the local retries are used up, the 40001 surfaces as a retryable DbError (Temporal retries the activity)', async () => {
