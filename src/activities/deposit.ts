@@ -6,13 +6,7 @@ import { postTransfer } from '../db/ledger';
 import { findAccount, findHouseAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
 import { findComplianceSettings, findDeniedName } from '../db/queries/compliance';
-import {
-  findDepositByReference,
-  insertDeposit,
-  lockDeposit,
-  updateDepositStatus,
-  type DepositRow,
-} from '../db/queries/deposits';
+import { findDepositByReference, insertDeposit, lockDeposit, updateDepositStatus, type DepositRow } from '../db/queries/deposits';
 import { insertOutboxEvent } from '../db/queries/outbox';
 import type { ActivityDeps } from './deps';
 import { transactional } from './boundary';
@@ -46,7 +40,8 @@ export function createDepositActivities(deps: ActivityDeps) {
       }
       const account = await findAccount(tx, input.accountId);
       if (!account) throw validationError(`accountId: account ${input.accountId} does not exist`, { field: 'accountId' });
-      if (account.kind !== 'user') throw validationError(`accountId: ${input.accountId} is not a user account`, { field: 'accountId' });
+      if (account.kind !== 'user')
+        throw validationError(`accountId: ${input.accountId} is not a user account`, { field: 'accountId' });
       if (account.asset !== input.asset) {
         throw validationError(`asset: account ${input.accountId} holds ${account.asset}, not ${input.asset}`, { field: 'asset' });
       }
@@ -86,7 +81,8 @@ export function createDepositActivities(deps: ActivityDeps) {
       if (denied) return { decision: 'deny', reason: `sender is on the deny list (${denied.reason})` };
       const settings = await findComplianceSettings(tx, deposit.asset);
       if (settings && BigInt(deposit.amount) > BigInt(settings.review_threshold)) {
-        if (deposit.status === 'RECORDED') await updateDepositStatus(tx, deposit.id, 'IN_REVIEW', 'amount above review threshold');
+        if (deposit.status === 'RECORDED')
+          await updateDepositStatus(tx, deposit.id, 'IN_REVIEW', 'amount above review threshold');
         return {
           decision: 'review',
           reason: `amount ${deposit.amount} is above the review threshold ${settings.review_threshold}`,
@@ -154,10 +150,10 @@ export function createDepositActivities(deps: ActivityDeps) {
           workflowId: scope.workflowId,
           step: `${i.idempotencyKey}:reversal`,
         });
-        await tx.query(`UPDATE deposits SET status = 'REJECTED', reason = $2, transfer_id = NULL, updated_at = now() WHERE id = $1`, [
-          deposit.id,
-          `credit reversed: ${i.reason}`.slice(0, 1000),
-        ]);
+        await tx.query(
+          `UPDATE deposits SET status = 'REJECTED', reason = $2, transfer_id = NULL, updated_at = now() WHERE id = $1`,
+          [deposit.id, `credit reversed: ${i.reason}`.slice(0, 1000)],
+        );
         return { reversed: true };
       },
     ),

@@ -73,7 +73,13 @@ export function buildProgram(): Command {
     .option('--no-wait', 'return once started instead of waiting for the outcome')
     .action((o: { account: string; asset: string; amount: string; reference: string; sender: string; wait: boolean }) =>
       withTxmgr<unknown>((t) => {
-        const request = { accountId: o.account, asset: o.asset, amount: o.amount, bankReference: o.reference, senderName: o.sender };
+        const request = {
+          accountId: o.account,
+          asset: o.asset,
+          amount: o.amount,
+          bankReference: o.reference,
+          senderName: o.sender,
+        };
         return o.wait ? t.depositFiat(request) : t.startDeposit(request);
       }),
     );

@@ -45,7 +45,9 @@ export async function checkInvariants(pool: Pool, options: { temporal?: Client }
 
   // 3. Every open hold belongs to a saga that is still running.
   if (options.temporal) {
-    const open = await pool.query<{ id: string; workflow_id: string | null }>(`SELECT id, workflow_id FROM holds WHERE status = 'open'`);
+    const open = await pool.query<{ id: string; workflow_id: string | null }>(
+      `SELECT id, workflow_id FROM holds WHERE status = 'open'`,
+    );
     for (const h of open.rows) {
       if (!h.workflow_id) {
         violations.push(`hold ${h.id} is open and belongs to no saga`);

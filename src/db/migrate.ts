@@ -18,7 +18,12 @@ export async function migrate(databaseUrl: string, logger?: Logger): Promise<str
     verbose: false,
     log: (msg: string) => logger?.debug({ migration: true }, msg),
     logger: logger
-      ? { debug: () => undefined, info: (m: string) => logger.debug(m), warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) }
+      ? {
+          debug: () => undefined,
+          info: (m: string) => logger.debug(m),
+          warn: (m: string) => logger.warn(m),
+          error: (m: string) => logger.error(m),
+        }
       : { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
   });
   return applied.map((m) => m.name);

@@ -18,7 +18,12 @@ export const DepositInput = z
       .min(1, 'senderName must not be empty')
       .max(200, 'senderName must be at most 200 characters'),
     /** Overrides the configured review timeout; mainly for tests and drills. */
-    reviewTimeoutSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+    reviewTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional(),
   })
   .strict();
 export type DepositInput = z.infer<typeof DepositInput>;

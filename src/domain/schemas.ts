@@ -15,7 +15,5 @@ export const uuid = z.uuid({ error: 'must be a UUID' });
 
 /** Formats zod issues as "field: message; field: message" so the caller can see what to fix. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`)
-    .join('; ');
+  return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`).join('; ');
 }

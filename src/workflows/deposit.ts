@@ -1,4 +1,12 @@
-import { ApplicationFailure, condition, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  defineSignal,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DepositInput, DepositResult, ReviewDecision } from '../domain/deposit';
 import { ACCOUNT_ID } from '../temporal/search-attributes';
@@ -62,14 +70,20 @@ export async function depositFiat(input: DepositInput): Promise<DepositResult> {
         throw rejected(`deposit rejected by ${decision.reviewer}${decision.reason ? `: ${decision.reason}` : ''}`);
       }
       const approvedBy = decision.reviewer;
-      await saga.step('approve', () => steps.markDepositApproved({ depositId: deposit.depositId, reason: `approved by ${approvedBy}` }));
+      await saga.step('approve', () =>
+        steps.markDepositApproved({ depositId: deposit.depositId, reason: `approved by ${approvedBy}` }),
+      );
     }
 
     const creditKey = `${workflowId}:credit`;
-    const credit = await saga.step('credit', () => steps.creditDeposit({ depositId: deposit.depositId, idempotencyKey: creditKey }), {
-      name: 'reverseDepositCredit',
-      run: (reason) => undo.reverseDepositCredit({ depositId: deposit.depositId, idempotencyKey: creditKey, reason }),
-    });
+    const credit = await saga.step(
+      'credit',
+      () => steps.creditDeposit({ depositId: deposit.depositId, idempotencyKey: creditKey }),
+      {
+        name: 'reverseDepositCredit',
+        run: (reason) => undo.reverseDepositCredit({ depositId: deposit.depositId, idempotencyKey: creditKey, reason }),
+      },
+    );
     await saga.step('notify', () =>
       mustComplete.notifyDeposit({ depositId: deposit.depositId, idempotencyKey: `${workflowId}:notify` }),
     );

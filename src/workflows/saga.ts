@@ -121,7 +121,10 @@ export class Saga {
         } catch (err) {
           this.state.compensationError = `${next.name}: ${describe(err)}`;
           this.setStatus('COMPENSATION_FAILED');
-          log.error('compensation failed; waiting for retryCompensation', { compensation: next.name, error: this.state.compensationError });
+          log.error('compensation failed; waiting for retryCompensation', {
+            compensation: next.name,
+            error: this.state.compensationError,
+          });
           const seen = this.retryRequests;
           await condition(() => this.retryRequests > seen);
           this.setStatus('COMPENSATING');

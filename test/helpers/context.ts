@@ -39,7 +39,10 @@ const uid = () => randomBytes(4).toString('hex');
  */
 export function useTestContext(options: { workflowsPath?: string; invariantsAfterEach?: boolean } = {}): TestContext {
   const ctx = {} as TestContext;
-  const fileName = path.basename(expect.getState().testPath ?? 'test', '.test.ts').replace(/[^a-z0-9]+/gi, '_').toLowerCase();
+  const fileName = path
+    .basename(expect.getState().testPath ?? 'test', '.test.ts')
+    .replace(/[^a-z0-9]+/gi, '_')
+    .toLowerCase();
   const databaseName = `t_${fileName.slice(0, 40)}_${uid()}`;
   let temporalConnection: Connection | undefined;
 
@@ -108,7 +111,8 @@ export function useTestContext(options: { workflowsPath?: string; invariantsAfte
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the tests with the README's test command (jest globalSetup starts the stack)`);
+  if (!value)
+    throw new Error(`${name} is not set: run the tests with the README's test command (jest globalSetup starts the stack)`);
   return value;
 }
 

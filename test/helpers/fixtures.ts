@@ -18,10 +18,12 @@ export async function houseAccount(pool: Pool, asset: string, code: string): Pro
 }
 
 export async function balances(pool: Pool, accountId: string) {
-  const { rows } = await pool.query<{ debits_pending: string; debits_posted: string; credits_pending: string; credits_posted: string }>(
-    'SELECT debits_pending, debits_posted, credits_pending, credits_posted FROM accounts WHERE id = $1',
-    [accountId],
-  );
+  const { rows } = await pool.query<{
+    debits_pending: string;
+    debits_posted: string;
+    credits_pending: string;
+    credits_posted: string;
+  }>('SELECT debits_pending, debits_posted, credits_pending, credits_posted FROM accounts WHERE id = $1', [accountId]);
   const r = rows[0];
   if (!r) throw new Error(`no account ${accountId}`);
   return {

@@ -26,16 +26,24 @@ describe('fiat deposit saga', () => {
     const account = await openUserAccount(ctx.pool);
     const reference = ref();
     const result = await ctx.withWorker(tq, async () => {
-      const r = await ctx.client(tq).depositFiat({ accountId: account, asset: 'USD', amount: '250.75', bankReference: reference, senderName: 'Ann Payer' });
+      const r = await ctx
+        .client(tq)
+        .depositFiat({ accountId: account, asset: 'USD', amount: '250.75', bankReference: reference, senderName: 'Ann Payer' });
       return { ...r, saga: await ctx.temporal.workflow.getHandle(`deposit-${reference}`).query('sagaStatus') };
     });
     expect(result).toMatchObject({ status: 'CREDITED', amount: '25075', bankReference: reference });
     expect((await balances(ctx.pool, account)).balance).toBe(25075n);
     const { rows } = await ctx.pool.query('SELECT status, transfer_id FROM deposits WHERE bank_reference = $1', [reference]);
     expect(rows).toEqual([{ status: 'CREDITED', transfer_id: result.transferId }]);
-    expect(await count(ctx.pool, `SELECT 1 FROM outbox WHERE topic = 'deposit.credited' AND payload->>'bankReference' = $1`, [reference])).toBe(1);
+    expect(
+      await count(ctx.pool, `SELECT 1 FROM outbox WHERE topic = 'deposit.credited' AND payload->>'bankReference' = $1`, [
+        reference,
+      ]),
+    ).toBe(1);
     expect(result.saga).toMatchObject({ status: 'COMPLETED', stepsDone: ['validate', 'record', 'screen', 'credit', 'notify'] });
-    const metrics = await count(ctx.pool, 'SELECT 1 FROM transaction_metrics WHERE workflow_id = $1 AND success', [`deposit-${reference}`]);
+    const metrics = await count(ctx.pool, 'SELECT 1 FROM transaction_metrics WHERE workflow_id = $1 AND success', [
+      `deposit-${reference}`,
+    ]);
     expect(metrics).toBeGreaterThanOrEqual(5);
   });
 
@@ -45,7 +53,13 @@ describe('fiat deposit saga', () => {
     const reference = ref();
     const client = ctx.client(tq);
     await ctx.withWorker(tq, async () => {
-      await client.startDeposit({ accountId: account, asset: 'USD', amount: '20000.00', bankReference: reference, senderName: 'Big Payer' });
+      await client.startDeposit({
+        accountId: account,
+        asset: 'USD',
+        amount: '20000.00',
+        bankReference: reference,
+        senderName: 'Big Payer',
+      });
       await eventually(async () => (await client.sagaStatus(`deposit-${reference}`)).stepsDone.includes('screen'));
       const { rows } = await ctx.pool.query('SELECT status FROM deposits WHERE bank_reference = $1', [reference]);
       expect(rows[0].status).toBe('IN_REVIEW');
@@ -63,7 +77,13 @@ describe('fiat deposit saga', () => {
     const reference = ref();
     const client = ctx.client(tq);
     const [failure, saga] = await ctx.withWorker(tq, async () => {
-      await client.startDeposit({ accountId: account, asset: 'USD', amount: '15000.00', bankReference: reference, senderName: 'Big Payer' });
+      await client.startDeposit({
+        accountId: account,
+        asset: 'USD',
+        amount: '15000.00',
+        bankReference: reference,
+        senderName: 'Big Payer',
+      });
       await eventually(async () => (await client.sagaStatus(`deposit-${reference}`)).stepsDone.includes('screen'));
       await client.rejectDeposit(reference, { reviewer: 'olga', reason: 'unexplained source' });
       const f = await failureOf(ctx.temporal.workflow.getHandle(`deposit-${reference}`).result());
@@ -85,7 +105,12 @@ describe('fiat deposit saga', () => {
     const failure = await ctx.withWorker(tq, () =>
       failureOf(
         ctx.client(tq).depositFiat({
-          accountId: account, asset: 'USD', amount: '12000.00', bankReference: reference, senderName: 'Slow Review', reviewTimeoutSeconds: 2,
+          accountId: account,
+          asset: 'USD',
+          amount: '12000.00',
+          bankReference: reference,
+          senderName: 'Slow Review',
+          reviewTimeoutSeconds: 2,
         }),
       ),
     );
@@ -100,12 +125,28 @@ describe('fiat deposit saga', () => {
     const account = await openUserAccount(ctx.pool);
     const reference = ref();
     const failure = await ctx.withWorker(tq, () =>
-      failureOf(ctx.client(tq).depositFiat({ accountId: account, asset: 'USD', amount: '10.00', bankReference: reference, senderName: '  Eve   BLOCKED ' })),
+      failureOf(
+        ctx
+          .client(tq)
+          .depositFiat({
+            accountId: account,
+            asset: 'USD',
+            amount: '10.00',
+            bankReference: reference,
+            senderName: '  Eve   BLOCKED ',
+          }),
+      ),
     );
     expect(failure.type).toBe('ComplianceRejected');
     expect(failure.message).toContain('deny list');
     expect((await balances(ctx.pool, account)).balance).toBe(0n);
-    expect(await count(ctx.pool, 'SELECT 1 FROM outbox WHERE aggregate_id IN (SELECT id::text FROM deposits WHERE bank_reference = $1)', [reference])).toBe(0);
+    expect(
+      await count(
+        ctx.pool,
+        'SELECT 1 FROM outbox WHERE aggregate_id IN (SELECT id::text FROM deposits WHERE bank_reference = $1)',
+        [reference],
+      ),
+    ).toBe(0);
   });
 
   test('the same bank reference twice credits once and returns the first outcome', async () => {
@@ -127,14 +168,32 @@ describe('fiat deposit saga', () => {
     const account = await openUserAccount(ctx.pool);
     const reference = ref();
     const client = ctx.client(tq);
-    const input = await client.prepareDeposit({ accountId: account, asset: 'USD', amount: '7.00', bankReference: reference, senderName: 'Replay Bank' });
+    const input = await client.prepareDeposit({
+      accountId: account,
+      asset: 'USD',
+      amount: '7.00',
+      bankReference: reference,
+      senderName: 'Replay Bank',
+    });
     const [first, second] = await ctx.withWorker(tq, async () => {
-      const a = await ctx.temporal.workflow.execute(depositFiat, { taskQueue: tq, workflowId: `direct-a-${reference}`, args: [input] });
-      const b = await ctx.temporal.workflow.execute(depositFiat, { taskQueue: tq, workflowId: `direct-b-${reference}`, args: [input] });
+      const a = await ctx.temporal.workflow.execute(depositFiat, {
+        taskQueue: tq,
+        workflowId: `direct-a-${reference}`,
+        args: [input],
+      });
+      const b = await ctx.temporal.workflow.execute(depositFiat, {
+        taskQueue: tq,
+        workflowId: `direct-b-${reference}`,
+        args: [input],
+      });
       return [a, b];
     });
     expect(first.status).toBe('CREDITED');
-    expect(second).toMatchObject({ status: 'DUPLICATE', depositId: first.depositId, originalWorkflowId: `direct-a-${reference}` });
+    expect(second).toMatchObject({
+      status: 'DUPLICATE',
+      depositId: first.depositId,
+      originalWorkflowId: `direct-a-${reference}`,
+    });
     expect((await balances(ctx.pool, account)).balance).toBe(700n);
   });
 
@@ -143,7 +202,9 @@ describe('fiat deposit saga', () => {
     const account = await openUserAccount(ctx.pool);
     const reference = ref();
     const client = ctx.client(tq);
-    await ctx.withWorker(tq, () => client.depositFiat({ accountId: account, asset: 'USD', amount: '5.00', bankReference: reference, senderName: 'A' }));
+    await ctx.withWorker(tq, () =>
+      client.depositFiat({ accountId: account, asset: 'USD', amount: '5.00', bankReference: reference, senderName: 'A' }),
+    );
     const err = (await client
       .depositFiat({ accountId: account, asset: 'USD', amount: '6.00', bankReference: reference, senderName: 'A' })
       .catch((e: unknown) => e)) as DomainError;
@@ -169,8 +230,18 @@ describe('fiat deposit saga', () => {
     test.each(cases)('%s', async (_name, patch, message) => {
       const account = await openUserAccount(ctx.pool);
       const before = await count(ctx.pool, 'SELECT 1 FROM deposits');
-      const request = { accountId: account, asset: 'USD', amount: '1.00', bankReference: ref(), senderName: 'Val Idation', ...patch };
-      const err = (await ctx.client(ctx.taskQueue()).startDeposit(request as never).catch((e: unknown) => e)) as DomainError;
+      const request = {
+        accountId: account,
+        asset: 'USD',
+        amount: '1.00',
+        bankReference: ref(),
+        senderName: 'Val Idation',
+        ...patch,
+      };
+      const err = (await ctx
+        .client(ctx.taskQueue())
+        .startDeposit(request as never)
+        .catch((e: unknown) => e)) as DomainError;
       expect(err.type).toBe('ValidationError');
       expect(err.message).toMatch(message);
       expect(await count(ctx.pool, 'SELECT 1 FROM deposits')).toBe(before);
@@ -190,7 +261,9 @@ describe('fiat deposit saga', () => {
         );
         expect(failure.type).toBe('ValidationError');
         expect(failure.message).toContain('amount');
-        const ok = await ctx.client(tq).depositFiat({ accountId: account, asset: 'USD', amount: '1.00', bankReference: ref(), senderName: 'Y' });
+        const ok = await ctx
+          .client(tq)
+          .depositFiat({ accountId: account, asset: 'USD', amount: '1.00', bankReference: ref(), senderName: 'Y' });
         expect(ok.status).toBe('CREDITED');
       });
       expect(await count(ctx.pool, 'SELECT 1 FROM deposits')).toBe(before + 1);

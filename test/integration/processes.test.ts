@@ -56,7 +56,11 @@ describe('worker process', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('TEMPORAL_ADDRESS is required');
     expect(missing.stderr).toContain('DATABASE_URL is required');
-    const undersized = await run(['dist/worker.js'], { ...stackEnv('unused'), PG_POOL_MAX: '4', WORKER_MAX_CONCURRENT_ACTIVITIES: '8' });
+    const undersized = await run(['dist/worker.js'], {
+      ...stackEnv('unused'),
+      PG_POOL_MAX: '4',
+      WORKER_MAX_CONCURRENT_ACTIVITIES: '8',
+    });
     expect(undersized.code).toBe(2);
     expect(undersized.stderr).toContain('PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES');
   });
@@ -74,7 +78,11 @@ describe('worker process', () => {
       await waitForLine(child, /"msg":"worker started"/);
       const account = await openUserAccount(ctx.pool);
       const result = await ctx.client(taskQueue).depositFiat({
-        accountId: account, asset: 'USD', amount: '3.21', bankReference: `PROC-${randomUUID().slice(0, 8)}`, senderName: 'Proc Ess',
+        accountId: account,
+        asset: 'USD',
+        amount: '3.21',
+        bankReference: `PROC-${randomUUID().slice(0, 8)}`,
+        senderName: 'Proc Ess',
       });
       expect(result.status).toBe('CREDITED');
       expect((await balances(ctx.pool, account)).balance).toBe(321n);
@@ -82,13 +90,19 @@ describe('worker process', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-    const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.some((l) => l.msg === 'worker stopped')).toBe(true);
     // The SDK's runtime logger is bridged to pino: its lines are JSON too.
     expect(lines.some((l) => l.component === 'temporal-sdk')).toBe(true);
     // Activity lines carry the workflow, run, activity and attempt they belong to.
     expect(
-      lines.some((l) => l.activity === 'creditDeposit' && typeof l.workflowId === 'string' && typeof l.runId === 'string' && l.attempt === 1),
+      lines.some(
+        (l) =>
+          l.activity === 'creditDeposit' && typeof l.workflowId === 'string' && typeof l.runId === 'string' && l.attempt === 1,
+      ),
     ).toBe(true);
   });
 });
@@ -97,7 +111,21 @@ describe('txmgr CLI', () => {
   test('rejects a bad amount with a message naming the field, and starts nothing', async () => {
     const account = await openUserAccount(ctx.pool);
     const r = await run(
-      ['dist/client/cli.js', 'deposit', 'start', '--account', account, '--asset', 'USD', '--amount', '1.001', '--reference', 'CLI-1', '--sender', 'C'],
+      [
+        'dist/client/cli.js',
+        'deposit',
+        'start',
+        '--account',
+        account,
+        '--asset',
+        'USD',
+        '--amount',
+        '1.001',
+        '--reference',
+        'CLI-1',
+        '--sender',
+        'C',
+      ],
       stackEnv(ctx.taskQueue()),
     );
     expect(r.code).toBe(2);

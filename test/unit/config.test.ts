@@ -22,7 +22,10 @@ describe('worker configuration', () => {
     [{ TEMPORAL_ADDRESS: 'x:1' }, 'DATABASE_URL is required'],
     [{ ...base, DATABASE_URL: 'mysql://x' }, 'DATABASE_URL must start with postgres://'],
     [{ ...base, PG_POOL_MAX: 'many' }, 'PG_POOL_MAX'],
-    [{ ...base, PG_POOL_MAX: '4', WORKER_MAX_CONCURRENT_ACTIVITIES: '8' }, 'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES'],
+    [
+      { ...base, PG_POOL_MAX: '4', WORKER_MAX_CONCURRENT_ACTIVITIES: '8' },
+      'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES',
+    ],
     [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ...base, METRICS_BIND_ADDRESS: 'everywhere' }, 'METRICS_BIND_ADDRESS must be host:port'],
   ])('rejects %j naming the variable', (env, message) => {
@@ -32,6 +35,9 @@ describe('worker configuration', () => {
 
   test('treats empty variables as unset', () => {
     expect(() => loadWorkerConfig({ ...base, TEMPORAL_ADDRESS: '' })).toThrow('TEMPORAL_ADDRESS is required');
-    expect(loadCommonConfig({ TEMPORAL_ADDRESS: '', DATABASE_URL: '' })).toMatchObject({ temporalAddress: undefined, databaseUrl: undefined });
+    expect(loadCommonConfig({ TEMPORAL_ADDRESS: '', DATABASE_URL: '' })).toMatchObject({
+      temporalAddress: undefined,
+      databaseUrl: undefined,
+    });
   });
 });

@@ -26,7 +26,10 @@ describe('finding the Temporal CLI', () => {
   test('TEMPORAL_CLI_PATH comes first', () => {
     process.env.TEMPORAL_CLI_PATH = fakeBinary(path.join(dir, 'custom', 'temporal'));
     process.env.PATH = path.dirname(fakeBinary(path.join(dir, 'bin', 'temporal')));
-    expect(findTemporalCli({ projectRoot: dir, install: false })).toEqual({ path: process.env.TEMPORAL_CLI_PATH, source: 'TEMPORAL_CLI_PATH' });
+    expect(findTemporalCli({ projectRoot: dir, install: false })).toEqual({
+      path: process.env.TEMPORAL_CLI_PATH,
+      source: 'TEMPORAL_CLI_PATH',
+    });
   });
 
   test('a TEMPORAL_CLI_PATH that is not an executable is an error, not a silent fallback', () => {

@@ -36,7 +36,10 @@ export async function findAccount(db: Queryable, id: string): Promise<AccountRow
 }
 
 export async function findHouseAccount(db: Queryable, asset: string, code: string): Promise<AccountRow | undefined> {
-  const { rows } = await db.query<AccountRow>(`SELECT * FROM accounts WHERE asset = $1 AND code = $2 AND kind = 'house'`, [asset, code]);
+  const { rows } = await db.query<AccountRow>(`SELECT * FROM accounts WHERE asset = $1 AND code = $2 AND kind = 'house'`, [
+    asset,
+    code,
+  ]);
   return rows[0];
 }
 
@@ -59,7 +62,13 @@ export async function applyBalanceDelta(
        debits_pending = debits_pending + $2, debits_posted = debits_posted + $3,
        credits_pending = credits_pending + $4, credits_posted = credits_posted + $5
      WHERE id = $1`,
-    [id, String(d.debitsPending ?? 0n), String(d.debitsPosted ?? 0n), String(d.creditsPending ?? 0n), String(d.creditsPosted ?? 0n)],
+    [
+      id,
+      String(d.debitsPending ?? 0n),
+      String(d.debitsPosted ?? 0n),
+      String(d.creditsPending ?? 0n),
+      String(d.creditsPosted ?? 0n),
+    ],
   );
 }
 

@@ -15,8 +15,9 @@ export async function findComplianceSettings(db: Pool | PoolClient, asset: strin
 export const normaliseName = (name: string): string => name.trim().replace(/\s+/g, ' ').toLowerCase();
 
 export async function findDeniedName(db: Pool | PoolClient, name: string): Promise<{ name: string; reason: string } | undefined> {
-  const { rows } = await db.query<{ name: string; reason: string }>('SELECT name, reason FROM compliance_deny_list WHERE name = $1', [
-    normaliseName(name),
-  ]);
+  const { rows } = await db.query<{ name: string; reason: string }>(
+    'SELECT name, reason FROM compliance_deny_list WHERE name = $1',
+    [normaliseName(name)],
+  );
   return rows[0];
 }

@@ -17,7 +17,15 @@ export interface DepositRow {
 
 export async function insertDeposit(
   client: PoolClient,
-  d: { id: string; bankReference: string; accountId: string; asset: string; amount: bigint; senderName: string; workflowId: string },
+  d: {
+    id: string;
+    bankReference: string;
+    accountId: string;
+    asset: string;
+    amount: bigint;
+    senderName: string;
+    workflowId: string;
+  },
 ): Promise<DepositRow | undefined> {
   const { rows } = await client.query<DepositRow>(
     `INSERT INTO deposits (id, bank_reference, account_id, asset, amount, sender_name, status, workflow_id)

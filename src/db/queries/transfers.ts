@@ -30,7 +30,16 @@ export async function insertTransfer(client: PoolClient, t: NewTransfer): Promis
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (id) DO NOTHING
      RETURNING *`,
-    [t.id, t.debitAccountId, t.creditAccountId, t.asset, String(t.amount), t.holdId ?? null, t.workflowId ?? null, t.step ?? null],
+    [
+      t.id,
+      t.debitAccountId,
+      t.creditAccountId,
+      t.asset,
+      String(t.amount),
+      t.holdId ?? null,
+      t.workflowId ?? null,
+      t.step ?? null,
+    ],
   );
   return rows[0];
 }

@@ -18,7 +18,9 @@ export async function depositFiat(input: DepositInput): Promise<DepositResult> {
     const valid = await saga.step('validate', () => steps.validateDeposit(input));
     const deposit = await saga.step('record', () => steps.recordDeposit(valid));
     await saga.step('screen', () => steps.screenDeposit(deposit.depositId));
-    await saga.step('notify', () => steps.notifyDeposit({ depositId: deposit.depositId, idempotencyKey: `${workflowId}:notify` }));
+    await saga.step('notify', () =>
+      steps.notifyDeposit({ depositId: deposit.depositId, idempotencyKey: `${workflowId}:notify` }),
+    );
     const credit = await saga.step('credit', () =>
       steps.creditDeposit({ depositId: deposit.depositId, idempotencyKey: `${workflowId}:credit` }),
     );
