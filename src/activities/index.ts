@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps';
+import { createConfigActivities } from './config';
 import { createDepositActivities } from './deposit';
 import { createLedgerActivities } from './ledger';
 
@@ -9,6 +10,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createLedgerActivities(deps),
     ...createDepositActivities(deps),
+    ...createConfigActivities(deps),
   };
 }
 

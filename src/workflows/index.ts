@@ -1,3 +1,4 @@
 export { depositFiat, approveDepositSignal, rejectDepositSignal } from './deposit';
 export { openAccount } from './open-account';
 export { sagaStatusQuery, retryCompensationSignal } from './saga';
+export * from './config-siphon';

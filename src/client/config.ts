@@ -1,0 +1,234 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import {
+  Client,
+  WithStartWorkflowOperation,
+  WorkflowIdConflictPolicy,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { parseConfigTransaction, type ConfigOutcome, type ConfigTransactionRequest } from '../domain/config';
+import { validationError } from '../domain/errors';
+import { listConfigTransactions, readConfigState, type ConfigTransactionRow } from '../db/queries/config';
+import {
+  applyConfigUpdate,
+  CONFIG_SIPHON_WORKFLOW_ID,
+  configSiphon,
+  shutdownSiphonSignal,
+  SIPHON_NOT_ACCEPTING,
+  siphonStateQuery,
+  submitConfigSignal,
+  type ConfigSiphonInput,
+  type SiphonStateView,
+} from '../workflows';
+
+/** Where the siphon lives. The workflow id defaults to `config-siphon`; tests pass their own. */
+export interface SiphonTarget {
+  client: Client;
+  taskQueue: string;
+  workflowId?: string;
+  /** Input for a run this call starts (ignored when one is already running). */
+  siphonInput?: ConfigSiphonInput;
+}
+
+/** What a caller writes: id and times are filled in when missing. */
+export interface ConfigTransactionInput {
+  id?: string;
+  kind: string;
+  payload: unknown;
+  source?: string;
+  submittedAt?: string;
+}
+
+const siphonId = (t: SiphonTarget) => t.workflowId ?? CONFIG_SIPHON_WORKFLOW_ID;
+
+/**
+ * Fills in id and submission time and checks the schema, so a bad transaction is
+ * refused here, before it reaches Temporal. Throws ValidationError naming the field.
+ */
+export function prepareConfigTransaction(input: ConfigTransactionInput, source = 'client'): ConfigTransactionRequest {
+  const request = { source, submittedAt: new Date().toISOString(), ...input, id: input.id ?? randomUUID() };
+  const parsed = parseConfigTransaction(request);
+  if (!parsed.ok) throw validationError(`invalid config transaction: ${parsed.error}`);
+  return request;
+}
+
+/**
+ * Fire and forget, with signal-with-start: Temporal records the transaction durably
+ * even when no worker runs, and a stopped siphon gets a new run.
+ */
+export async function submitConfig(target: SiphonTarget, input: ConfigTransactionInput): Promise<{ id: string; runId: string }> {
+  const request = prepareConfigTransaction(input);
+  const handle = await target.client.workflow.signalWithStart(configSiphon, {
+    workflowId: siphonId(target),
+    taskQueue: target.taskQueue,
+    args: [target.siphonInput ?? {}],
+    signal: submitConfigSignal,
+    signalArgs: [request],
+  });
+  return { id: request.id, runId: handle.signaledRunId };
+}
+
+/** True for refusals that a later try can get past: the siphon was stopping or changing runs. */
+function isTransientRefusal(err: unknown): boolean {
+  if (err instanceof WorkflowUpdateFailedError) {
+    return err.cause instanceof ApplicationFailure && err.cause.type === SIPHON_NOT_ACCEPTING;
+  }
+  if (err instanceof WorkflowNotFoundError) return true;
+  // The run closed between admitting the update and delivering it (continueAsNew, shutdown).
+  const message = err instanceof Error ? err.message : '';
+  return /already completed|continued as new|workflow is closing|update was aborted|NOT_FOUND/i.test(message);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Submits with update-with-start and waits until the transaction is applied (or
+ * failed); returns its outcome. Refusals while the siphon stops or rotates are
+ * retried with the same id, which the siphon applies at most once.
+ */
+export async function applyConfig(
+  target: SiphonTarget,
+  input: ConfigTransactionInput,
+  options: { retryForMs?: number } = {},
+): Promise<ConfigOutcome> {
+  const request = prepareConfigTransaction(input);
+  const deadline = Date.now() + (options.retryForMs ?? 120_000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await target.client.workflow.executeUpdateWithStart(applyConfigUpdate, {
+        args: [request],
+        startWorkflowOperation: new WithStartWorkflowOperation(configSiphon, {
+          workflowId: siphonId(target),
+          taskQueue: target.taskQueue,
+          args: [target.siphonInput ?? {}],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        }),
+      });
+    } catch (err) {
+      if (!isTransientRefusal(err) || Date.now() > deadline) throw unwrapRejection(err);
+      await sleep(Math.min(50 * 2 ** attempt, 1_000));
+    }
+  }
+}
+
+/** The validator's ApplicationFailure carries the message that names the field; surface it. */
+function unwrapRejection(err: unknown): unknown {
+  if (
+    err instanceof WorkflowUpdateFailedError &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === 'ValidationError'
+  ) {
+    return validationError(err.cause.message);
+  }
+  return err;
+}
+
+/** The running siphon's state, or undefined when none runs. */
+export async function getSiphonState(target: SiphonTarget): Promise<SiphonStateView | undefined> {
+  const handle = target.client.workflow.getHandle(siphonId(target));
+  try {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return undefined;
+    return await handle.query(siphonStateQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** Asks the siphon to stop accepting, drain and complete. A no-op when none runs. */
+export async function shutdownSiphon(target: SiphonTarget): Promise<boolean> {
+  try {
+    await target.client.workflow.getHandle(siphonId(target)).signal(shutdownSiphonSignal);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** Applied and failed transactions from PostgreSQL, the system of record, newest first. */
+export function configHistory(
+  pool: Pool,
+  options: { limit?: number; beforeSequence?: number } = {},
+): Promise<ConfigTransactionRow[]> {
+  return listConfigTransactions(pool, {
+    limit: Math.min(Math.max(options.limit ?? 20, 1), 10_000),
+    beforeSequence: options.beforeSequence,
+  });
+}
+
+/** Current config version and last sequence, straight from PostgreSQL. */
+export async function configPosition(pool: Pool): Promise<{ configVersion: number; lastSequence: number }> {
+  const s = await readConfigState(pool);
+  return { configVersion: s.version, lastSequence: s.last_sequence };
+}
+
+/**
+ * Reads a config file's text: a JSON list of transactions, `{ "transactions": [...] }`
+ * or a single transaction. Throws ValidationError naming the entry and field.
+ */
+export function parseConfigFile(text: string, source = 'file'): ConfigTransactionRequest[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw validationError(`config file is not JSON: ${(err as Error).message}`);
+  }
+  const list = Array.isArray(data)
+    ? data
+    : typeof data === 'object' && data !== null && Array.isArray((data as { transactions?: unknown }).transactions)
+      ? (data as { transactions: unknown[] }).transactions
+      : [data];
+  const problems: string[] = [];
+  const requests: ConfigTransactionRequest[] = [];
+  for (const [i, entry] of list.entries()) {
+    try {
+      requests.push(prepareConfigTransaction(entry as ConfigTransactionInput, source));
+    } catch (err) {
+      problems.push(`[${i}] ${(err as Error).message}`);
+    }
+  }
+  if (problems.length) throw validationError(problems.join('\n'));
+  return requests;
+}
+
+/**
+ * Submits a list in order. With updates each one is applied before the next is
+ * sent; with signals they are recorded in order and applied later.
+ */
+export async function applyConfigList(
+  target: SiphonTarget,
+  transactions: ConfigTransactionInput[],
+  options: { mode?: 'update' | 'signal'; onProgress?: (done: number, outcome?: ConfigOutcome) => void } = {},
+): Promise<Array<ConfigOutcome | { id: string; status: 'submitted' }>> {
+  const results: Array<ConfigOutcome | { id: string; status: 'submitted' }> = [];
+  for (const t of transactions) {
+    if (options.mode === 'signal') {
+      const { id } = await submitConfig(target, t);
+      results.push({ id, status: 'submitted' });
+      options.onProgress?.(results.length);
+    } else {
+      const outcome = await applyConfig(target, t);
+      results.push(outcome);
+      options.onProgress?.(results.length, outcome);
+    }
+  }
+  return results;
+}
+
+/** The example config files in the order the demo applies them: markets before what refers to them. */
+export const EXAMPLE_CONFIG_FILES = ['markets.json', 'compliance.json', 'withdrawals.json', 'campaigns.json'] as const;
+
+/** Reads examples/config/*.json (ids are fixed, so applying them twice applies them once). */
+export function exampleConfigTransactions(
+  dir = path.resolve(__dirname, '..', '..', 'examples', 'config'),
+): ConfigTransactionRequest[] {
+  return EXAMPLE_CONFIG_FILES.flatMap((file) =>
+    parseConfigFile(fs.readFileSync(path.join(dir, file), 'utf8'), `example:${file}`),
+  );
+}

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { Client } from '@temporalio/client';
+import type { ConfigTransactionInput, SiphonTarget } from '../../src/client/config';
+import type { ConfigSiphonInput } from '../../src/workflows';
+import { eventually } from '../helpers/context';
+
+/** A siphon of its own per test: tests share one Temporal namespace. */
+export function siphonTarget(client: Client, taskQueue: string, siphonInput?: ConfigSiphonInput): SiphonTarget {
+  return { client, taskQueue, workflowId: `config-siphon-${randomUUID().slice(0, 8)}`, siphonInput };
+}
+
+/** A valid transaction whose effect is easy to read back: the USD review threshold. */
+export function thresholdTx(id: string, threshold: number | string, asset = 'USD'): ConfigTransactionInput {
+  return { id, kind: 'compliance.thresholds', payload: { thresholds: [{ asset, reviewThreshold: String(threshold) }] } };
+}
+
+/** Valid by schema, refused by the current config: no such market. */
+export function haltUnknownMarketTx(id: string): ConfigTransactionInput {
+  return { id, kind: 'markets.status', payload: { symbol: 'EUR-ETH', status: 'halted', reason: 'test' } };
+}
+
+export function marketTx(id: string, symbol = 'BTC-USD'): ConfigTransactionInput {
+  const [baseAsset, quoteAsset] = symbol.split('-');
+  return {
+    id,
+    kind: 'markets.upsert',
+    payload: {
+      markets: [
+        {
+          symbol,
+          baseAsset,
+          quoteAsset,
+          tickSize: '1',
+          lotSize: '1000',
+          minQuantity: '1000',
+          maxQuantity: '1000000000',
+          priceBandBps: 500,
+          makerFeeBps: 10,
+          takerFeeBps: 20,
+        },
+      ],
+    },
+  };
+}
+
+export interface TxRow {
+  id: string;
+  sequence: number;
+  status: 'pending' | 'applied' | 'failed';
+  error: string | null;
+  config_version: number | null;
+}
+
+/** Transactions with these ids, in sequence order. */
+export async function rowsFor(pool: Pool, ids: string[]): Promise<TxRow[]> {
+  const { rows } = await pool.query<TxRow>(
+    `SELECT id, sequence::float8 AS sequence, status, error, config_version::float8 AS config_version
+     FROM config_transactions WHERE id = ANY($1) ORDER BY sequence`,
+    [ids],
+  );
+  return rows;
+}
+
+/** Waits until every id is applied or failed. */
+export async function settled(pool: Pool, ids: string[], timeoutMs = 90_000): Promise<TxRow[]> {
+  await eventually(async () => {
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT COUNT(*)::int AS n FROM config_transactions WHERE id = ANY($1) AND status <> 'pending'`,
+      [ids],
+    );
+    return rows[0]!.n === ids.length;
+  }, timeoutMs);
+  return rowsFor(pool, ids);
+}
+
+/** Sequences with no gap and no repeat. */
+export function expectContiguous(rows: TxRow[]): void {
+  const first = rows[0]?.sequence ?? 0;
+  expect(rows.map((r) => r.sequence)).toEqual(rows.map((_, i) => first + i));
+}
