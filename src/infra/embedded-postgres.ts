@@ -51,7 +51,8 @@ export async function startEmbeddedPostgres(
     password: PASSWORD,
     persistent: true,
     // Throwaway clusters (the tests) skip flushing to disk: a crash loses the cluster, not correctness.
-    postgresFlags: options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [],
+    postgresFlags:
+      options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [],
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user it creates.
     createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
     onLog: (m: string) => logger.trace({ postgres: true }, String(m).trim()),

@@ -126,15 +126,13 @@ describe('fiat deposit saga', () => {
     const reference = ref();
     const failure = await ctx.withWorker(tq, () =>
       failureOf(
-        ctx
-          .client(tq)
-          .depositFiat({
-            accountId: account,
-            asset: 'USD',
-            amount: '10.00',
-            bankReference: reference,
-            senderName: '  Eve   BLOCKED ',
-          }),
+        ctx.client(tq).depositFiat({
+          accountId: account,
+          asset: 'USD',
+          amount: '10.00',
+          bankReference: reference,
+          senderName: '  Eve   BLOCKED ',
+        }),
       ),
     );
     expect(failure.type).toBe('ComplianceRejected');

@@ -40,25 +40,40 @@ test('record deposit histories', async () => {
     await client.startDeposit({ ...base, amount: '20000.00', bankReference: rejected });
     await eventually(async () => (await client.sagaStatus(`deposit-${rejected}`)).stepsDone.includes('screen'));
     await client.rejectDeposit(rejected, { reviewer: 'replay-reviewer', reason: 'no documents' });
-    await ctx.temporal.workflow.getHandle(`deposit-${rejected}`).result().catch(() => undefined);
+    await ctx.temporal.workflow
+      .getHandle(`deposit-${rejected}`)
+      .result()
+      .catch(() => undefined);
     await save('deposit-review-rejected', `deposit-${rejected}`);
 
     const timeout = ref('timeout');
-    await client.depositFiat({ ...base, amount: '20000.00', bankReference: timeout, reviewTimeoutSeconds: 1 }).catch(() => undefined);
+    await client
+      .depositFiat({ ...base, amount: '20000.00', bankReference: timeout, reviewTimeoutSeconds: 1 })
+      .catch(() => undefined);
     await save('deposit-review-timeout', `deposit-${timeout}`);
 
     const denied = ref('denied');
-    await client.depositFiat({ ...base, senderName: 'Mallory Sanctioned', amount: '5.00', bankReference: denied }).catch(() => undefined);
+    await client
+      .depositFiat({ ...base, senderName: 'Mallory Sanctioned', amount: '5.00', bankReference: denied })
+      .catch(() => undefined);
     await save('deposit-denied', `deposit-${denied}`);
 
     // A duplicate: a second workflow reusing the first one's bank reference.
     const input = await client.prepareDeposit({ ...base, amount: '10.00', bankReference: ordinary });
-    await ctx.temporal.workflow.execute('depositFiat', { taskQueue: tq, workflowId: `deposit-duplicate-${ordinary}`, args: [input] });
+    await ctx.temporal.workflow.execute('depositFiat', {
+      taskQueue: tq,
+      workflowId: `deposit-duplicate-${ordinary}`,
+      args: [input],
+    });
     await save('deposit-duplicate', `deposit-duplicate-${ordinary}`);
 
     const invalid = ref('invalid');
     await ctx.temporal.workflow
-      .execute('depositFiat', { taskQueue: tq, workflowId: `deposit-${invalid}`, args: [{ ...input, amount: '-1', bankReference: invalid }] })
+      .execute('depositFiat', {
+        taskQueue: tq,
+        workflowId: `deposit-${invalid}`,
+        args: [{ ...input, amount: '-1', bankReference: invalid }],
+      })
       .catch(() => undefined);
     await save('deposit-invalid', `deposit-${invalid}`);
   });
