@@ -136,7 +136,10 @@ async function main(): Promise<void> {
       say(`Temporal Web UI: ${stack.webUiUrl ?? '(external cluster)'}`);
       say(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       if (opts.keep) {
-        say('--keep: everything stays up; press Ctrl-C to stop.');
+        say('--keep: everything stays up; press Ctrl-C to stop. To use the txmgr CLI against it:');
+        say(
+          `  export TEMPORAL_ADDRESS=${stack.temporalAddress} DATABASE_URL=${stack.databaseUrl} TEMPORAL_TASK_QUEUE=${taskQueue}`,
+        );
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
