@@ -15,20 +15,24 @@ import {
 const text = (v: unknown, fallback: string, max: number): string =>
   typeof v === 'string' && v !== '' ? v.slice(0, max) : fallback;
 
+type Parsed = Extract<ReturnType<typeof parseConfigTransaction>, { ok: true }>['value'];
+
+/** A well-formed transaction as a queue entry: its ticket, and a source and time when the sender gave none. */
+const accepted = (t: Parsed, ticket: string, via: 'update' | 'signal'): QueuedConfigTransaction => ({
+  ticket,
+  id: t.id,
+  kind: t.kind,
+  payload: t.payload,
+  source: t.source ?? via,
+  submittedAt: t.submittedAt ?? new Date().toISOString(),
+  via,
+});
+
 /** An update's payload already passed the validator; it only gets its ticket and times. */
 export function entryFromUpdate(raw: unknown, ticket: string): QueuedConfigTransaction {
   const parsed = parseConfigTransaction(raw);
-  if (!parsed.ok) return entryFromSignal(raw, ticket); // unreachable after the validator; kept total
-  const t = parsed.value;
-  return {
-    ticket,
-    id: t.id,
-    kind: t.kind,
-    payload: t.payload,
-    source: t.source ?? 'update',
-    submittedAt: t.submittedAt ?? new Date().toISOString(),
-    via: 'update',
-  };
+  // Unreachable after the validator; kept total.
+  return parsed.ok ? accepted(parsed.value, ticket, 'update') : entryFromSignal(raw, ticket);
 }
 
 /**
@@ -38,19 +42,7 @@ export function entryFromUpdate(raw: unknown, ticket: string): QueuedConfigTrans
  */
 export function entryFromSignal(raw: unknown, ticket: string): QueuedConfigTransaction {
   const parsed = parseConfigTransaction(raw);
-  const now = new Date().toISOString();
-  if (parsed.ok) {
-    const t = parsed.value;
-    return {
-      ticket,
-      id: t.id,
-      kind: t.kind,
-      payload: t.payload,
-      source: t.source ?? 'signal',
-      submittedAt: t.submittedAt ?? now,
-      via: 'signal',
-    };
-  }
+  if (parsed.ok) return accepted(parsed.value, ticket, 'signal');
   const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const id = transactionId.safeParse(r.id);
   const size = payloadSize(r.payload);
@@ -61,7 +53,7 @@ export function entryFromSignal(raw: unknown, ticket: string): QueuedConfigTrans
     kind: text(r.kind, '(missing)', 200),
     payload: size !== undefined && size <= MAX_PAYLOAD_CHARS ? (r.payload ?? null) : { omitted: 'payload too large or not JSON' },
     source: text(r.source, 'signal', 200),
-    submittedAt: now,
+    submittedAt: new Date().toISOString(),
     via: 'signal',
     rejected: parsed.error,
   };
