@@ -132,33 +132,58 @@ function storablePayload(item: QueuedConfigTransaction): unknown {
  */
 async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedConfigTransaction): Promise<ConfigOutcome> {
   const options = { workflowId: scope.workflowId, activity: scope.activity, attempt: scope.attempt };
-  const recorded = await withTransaction(
-    deps.pool,
-    'recordConfigTransaction',
-    async (tx) => {
-      // No need to wait for this commit to reach disk: the apply transaction below reads this
-      // row, and its own synchronous commit flushes the WAL up to and including this one.
-      await tx.query('SET LOCAL synchronous_commit = off');
-      const state = await lockConfigState(tx);
-      const existing = await findConfigTransaction(tx, item.id);
-      if (existing) return existing;
-      const sequence = state.last_sequence + 1;
-      if (!(await setLastSequence(tx, sequence)))
-        throw new Error(`config sequence ${sequence} is not next; refusing to leave a gap`);
-      return insertPendingConfigTransaction(tx, {
-        id: item.id,
-        sequence,
-        kind: item.kind.slice(0, 200) || '(none)',
-        payload: storablePayload(item),
-        source: item.source,
-        submittedAt: item.submittedAt,
-        ticket: item.ticket,
-        workflowId: scope.workflowId,
-        runId: scope.runId,
-      });
-    },
-    options,
-  );
+  /** Records the entry pending; with `failure`, records it failed at once, in the same transaction. */
+  const record = (entry: QueuedConfigTransaction, failure?: string) =>
+    withTransaction(
+      deps.pool,
+      'recordConfigTransaction',
+      async (tx) => {
+        // No need to wait for this commit to reach disk: the apply transaction below reads this
+        // row, and its own synchronous commit flushes the WAL up to and including this one.
+        // (Not so for a row recorded failed at once: nothing after it commits for it.)
+        if (failure === undefined) await tx.query('SET LOCAL synchronous_commit = off');
+        const state = await lockConfigState(tx);
+        const existing = await findConfigTransaction(tx, entry.id);
+        if (existing) return existing;
+        const sequence = state.last_sequence + 1;
+        if (!(await setLastSequence(tx, sequence)))
+          throw new Error(`config sequence ${sequence} is not next; refusing to leave a gap`);
+        const inserted = await insertPendingConfigTransaction(tx, {
+          id: entry.id,
+          sequence,
+          kind: entry.kind.slice(0, 200) || '(none)',
+          payload: storablePayload(entry),
+          source: entry.source,
+          submittedAt: entry.submittedAt,
+          ticket: entry.ticket,
+          workflowId: scope.workflowId,
+          runId: scope.runId,
+        });
+        if (failure === undefined) return inserted;
+        await markConfigTransactionFailed(tx, entry.id, failure);
+        return (await findConfigTransaction(tx, entry.id))!;
+      },
+      options,
+    );
+  let recorded: ConfigTransactionRow;
+  try {
+    recorded = await record(item);
+  } catch (err) {
+    // PostgreSQL refused the entry as given (a NUL character, a time it cannot represent).
+    // Thrown on, that permanent error would fail the siphon workflow and lose its queue:
+    // record a storable copy instead, failed with the reason (final, so a retry never applies it).
+    const reason = permanentReason(err);
+    if (reason === undefined) throw err;
+    const noNul = (v: string) => v.split('\u0000').join('');
+    const storable: QueuedConfigTransaction = {
+      ...item,
+      kind: noNul(item.kind),
+      payload: { omitted: 'payload could not be stored' },
+      source: noNul(item.source),
+      submittedAt: (deps.clock?.() ?? new Date()).toISOString(),
+    };
+    recorded = await record(storable, `invalid transaction: cannot be stored: ${reason}`);
+  }
   if (recorded.status !== 'pending') return outcomeOf(recorded, item.ticket);
 
   return withTransaction(

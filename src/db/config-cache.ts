@@ -80,8 +80,9 @@ export class ConfigCache {
   /** The current config, reloaded when the version moved since the last read. */
   async current(): Promise<ConfigSnapshot> {
     const { version } = await readConfigState(this.pool);
-    if (this.snapshot && this.snapshot.version >= version) return this.snapshot;
-    return this.reload();
+    // A load already in flight may have read config before `version` committed: then load again.
+    while (!this.snapshot || this.snapshot.version < version) await this.reload();
+    return this.snapshot;
   }
 
   async market(symbol: string): Promise<MarketView | undefined> {

@@ -30,6 +30,9 @@ export * from './config-siphon-messages';
 const RECENT_OUTCOMES = 10;
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2_000;
 const DEFAULT_MAX_BATCH = 50;
+/** The queue continueAsNew carries must stay well under Temporal's 2 MB payload limit. */
+const MAX_CARRIED_CHARS = 1024 * 1024;
+const carriedChars = (queue: QueuedConfigTransaction[]): number => queue.reduce((n, e) => n + JSON.stringify(e).length, 0);
 
 /**
  * The config siphon: one per namespace, started by signal-with-start or
@@ -143,8 +146,9 @@ export async function configSiphon(input: ConfigSiphonInput = {}): Promise<Sipho
     if (rotationDue()) {
       // New updates are refused (the client retries them against the next run); the ones
       // already queued must get their answer in this run, so apply up to the last of them.
+      // A queue too large to carry is applied until it fits (signals cannot be refused).
       rotating = true;
-      if (!queue.some((e) => e.via === 'update')) {
+      if (!queue.some((e) => e.via === 'update') && carriedChars(queue) <= MAX_CARRIED_CHARS) {
         await condition(allHandlersFinished);
         log.info('config siphon continuing as new', { queued: queue.length, processedTotal, run });
         await continueAsNew<typeof configSiphon>({
