@@ -6,10 +6,23 @@ import { postTransfer } from '../db/ledger';
 import { findAccount, findHouseAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
 import { findComplianceSettings, findDeniedName } from '../db/queries/compliance';
-import { findDepositByReference, insertDeposit, lockDeposit, updateDepositStatus, type DepositRow } from '../db/queries/deposits';
+import {
+  findDepositByReference,
+  insertDeposit,
+  lockDeposit,
+  markDepositReversed,
+  updateDepositStatus,
+  type DepositRow,
+} from '../db/queries/deposits';
 import { insertOutboxEvent } from '../db/queries/outbox';
 import type { ActivityDeps } from './deps';
-import { transactional } from './boundary';
+import { transactional, type ActivityScope } from './boundary';
+
+/** Who owns a deposit record: its workflow, or a stand-in when an activity is called directly. */
+const depositOwner = (scope: ActivityScope, bankReference: string): string => scope.workflowId ?? `direct:${bankReference}`;
+
+/** Review timeout when an asset has no compliance settings row. */
+const DEFAULT_REVIEW_TIMEOUT_SECONDS = 86_400;
 
 export interface RecordedDeposit {
   depositId: string;
@@ -50,7 +63,7 @@ export function createDepositActivities(deps: ActivityDeps) {
 
     /** Records the deposit once per bank reference; a second workflow gets the first one's row back. */
     recordDeposit: transactional(deps, 'recordDeposit', async (input: DepositInput, tx, scope): Promise<RecordedDeposit> => {
-      const workflowId = scope.workflowId ?? `direct:${input.bankReference}`;
+      const workflowId = depositOwner(scope, input.bankReference);
       const inserted = await insertDeposit(tx, {
         id: stepId(`${workflowId}:record`),
         bankReference: input.bankReference,
@@ -80,14 +93,16 @@ export function createDepositActivities(deps: ActivityDeps) {
       const denied = await findDeniedName(tx, deposit.sender_name);
       if (denied) return { decision: 'deny', reason: `sender is on the deny list (${denied.reason})` };
       const settings = await findComplianceSettings(tx, deposit.asset);
+      const timeout = settings?.review_timeout_seconds ?? DEFAULT_REVIEW_TIMEOUT_SECONDS;
+      // Once sent to review, a deposit stays there: a retried screen (its first answer lost)
+      // must not clear it because the threshold moved in between.
+      if (deposit.status === 'IN_REVIEW') {
+        return { decision: 'review', reason: deposit.reason ?? 'already in review', reviewTimeoutSeconds: timeout };
+      }
       if (settings && BigInt(deposit.amount) > BigInt(settings.review_threshold)) {
-        if (deposit.status === 'RECORDED')
-          await updateDepositStatus(tx, deposit.id, 'IN_REVIEW', 'amount above review threshold');
-        return {
-          decision: 'review',
-          reason: `amount ${deposit.amount} is above the review threshold ${settings.review_threshold}`,
-          reviewTimeoutSeconds: settings.review_timeout_seconds,
-        };
+        const reason = `amount ${deposit.amount} is above the review threshold ${settings.review_threshold}`;
+        if (deposit.status === 'RECORDED') await updateDepositStatus(tx, deposit.id, 'IN_REVIEW', reason);
+        return { decision: 'review', reason, reviewTimeoutSeconds: timeout };
       }
       return { decision: 'clear' };
     }),
@@ -105,7 +120,7 @@ export function createDepositActivities(deps: ActivityDeps) {
       'rejectDepositRecord',
       async (i: { bankReference: string; reason: string }, tx, scope) => {
         const existing = await findDepositByReference(tx, i.bankReference);
-        if (!existing || existing.workflow_id !== scope.workflowId) return { changed: false };
+        if (!existing || existing.workflow_id !== depositOwner(scope, i.bankReference)) return { changed: false };
         const deposit = await lockDeposit(tx, existing.id);
         if (!deposit || deposit.status === 'CREDITED' || deposit.status === 'REJECTED') return { changed: false };
         await updateDepositStatus(tx, deposit.id, 'REJECTED', i.reason.slice(0, 1000));
@@ -117,10 +132,27 @@ export function createDepositActivities(deps: ActivityDeps) {
     creditDeposit: transactional(deps, 'creditDeposit', async (i: { depositId: string; idempotencyKey: string }, tx, scope) => {
       const deposit = await lockDeposit(tx, i.depositId);
       if (!deposit) throw new DomainError('NotFound', `deposit ${i.depositId} does not exist`);
+      const transferId = stepId(i.idempotencyKey);
+      if (deposit.status === 'CREDITED') {
+        if (deposit.transfer_id === transferId) return { transferId };
+        throw new DomainError(
+          'IdempotencyConflict',
+          `deposit ${deposit.id} was already credited by transfer ${deposit.transfer_id}`,
+        );
+      }
+      // Only a screened-clear (RECORDED) or approved deposit may be credited. An attempt that
+      // arrives late — after the saga gave up and rejected it, or reversed it — moves nothing.
+      if (deposit.status !== 'RECORDED' && deposit.status !== 'APPROVED') {
+        throw new DomainError(
+          'InvalidState',
+          `deposit ${deposit.id} is ${deposit.status}${deposit.reason ? ` (${deposit.reason})` : ''} and cannot be credited`,
+          { depositId: deposit.id, status: deposit.status },
+        );
+      }
       const bank = await findHouseAccount(tx, deposit.asset, 'external_bank');
       if (!bank) throw new Error(`no external_bank house account for ${deposit.asset}`);
       const { row } = await postTransfer(tx, {
-        id: stepId(i.idempotencyKey),
+        id: transferId,
         debitAccountId: bank.id,
         creditAccountId: deposit.account_id,
         asset: deposit.asset,
@@ -128,7 +160,7 @@ export function createDepositActivities(deps: ActivityDeps) {
         workflowId: scope.workflowId,
         step: i.idempotencyKey,
       });
-      if (deposit.status !== 'CREDITED') await updateDepositStatus(tx, deposit.id, 'CREDITED', null, row.id);
+      await updateDepositStatus(tx, deposit.id, 'CREDITED', null, row.id);
       return { transferId: row.id };
     }),
 
@@ -150,10 +182,7 @@ export function createDepositActivities(deps: ActivityDeps) {
           workflowId: scope.workflowId,
           step: `${i.idempotencyKey}:reversal`,
         });
-        await tx.query(
-          `UPDATE deposits SET status = 'REJECTED', reason = $2, transfer_id = NULL, updated_at = now() WHERE id = $1`,
-          [deposit.id, `credit reversed: ${i.reason}`.slice(0, 1000)],
-        );
+        await markDepositReversed(tx, deposit.id, `credit reversed: ${i.reason}`.slice(0, 1000));
         return { reversed: true };
       },
     ),

@@ -13,6 +13,7 @@ export const DOMAIN_ERROR_TYPES = [
   'HoldNotOpen',
   'MarketHalted',
   'ConfigRejected',
+  'InvalidState',
 ] as const;
 
 export type DomainErrorType = (typeof DOMAIN_ERROR_TYPES)[number];

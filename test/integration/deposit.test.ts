@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../src/activities';
 import { depositFiat } from '../../src/workflows';
 import type { DomainError } from '../../src/domain/errors';
 import { balances, count, openUserAccount } from '../helpers/fixtures';
@@ -266,5 +267,66 @@ describe('fiat deposit saga', () => {
       });
       expect(await count(ctx.pool, 'SELECT 1 FROM deposits')).toBe(before + 1);
     });
+  });
+});
+
+describe('deposit steps that arrive late or twice', () => {
+  const acts = () => createActivities({ pool: ctx.pool, logger: ctx.logger });
+
+  async function recordedDeposit(amount: string) {
+    const account = await openUserAccount(ctx.pool);
+    const input = await ctx.client(ctx.taskQueue()).prepareDeposit({
+      accountId: account,
+      asset: 'USD',
+      amount,
+      bankReference: ref(),
+      senderName: 'Late Step',
+    });
+    const deposit = await acts().recordDeposit(input);
+    return { account, input, deposit };
+  }
+
+  test('a credit attempt that lands after the deposit was rejected moves nothing', async () => {
+    const { account, input, deposit } = await recordedDeposit('30.00');
+    await acts().rejectDepositRecord({ bankReference: input.bankReference, reason: 'saga gave up' });
+    const err = (await acts()
+      .creditDeposit({ depositId: deposit.depositId, idempotencyKey: `late-${deposit.depositId}:credit` })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err.type).toBe('InvalidState');
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toContain('REJECTED');
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+  });
+
+  test('a repeated credit returns the first transfer; after a reversal nothing is credited again', async () => {
+    const { account, deposit } = await recordedDeposit('40.00');
+    const key = `twice-${deposit.depositId}:credit`;
+    const first = await acts().creditDeposit({ depositId: deposit.depositId, idempotencyKey: key });
+    expect(await acts().creditDeposit({ depositId: deposit.depositId, idempotencyKey: key })).toEqual(first);
+    expect((await balances(ctx.pool, account)).balance).toBe(4000n);
+
+    await acts().reverseDepositCredit({ depositId: deposit.depositId, idempotencyKey: key, reason: 'test' });
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+    const again = (await acts()
+      .creditDeposit({ depositId: deposit.depositId, idempotencyKey: key })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(again.type).toBe('InvalidState');
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+  });
+
+  test('a deposit in review stays in review when screened again after the threshold moved', async () => {
+    const { deposit } = await recordedDeposit('20000.00');
+    expect((await acts().screenDeposit(deposit.depositId)).decision).toBe('review');
+    await ctx.pool.query(`UPDATE compliance_settings SET review_threshold = 100000000 WHERE asset = 'USD'`);
+    try {
+      expect((await acts().screenDeposit(deposit.depositId)).decision).toBe('review');
+    } finally {
+      await ctx.pool.query(`UPDATE compliance_settings SET review_threshold = 1000000 WHERE asset = 'USD'`);
+    }
+    const err = (await acts()
+      .creditDeposit({ depositId: deposit.depositId, idempotencyKey: `review-${deposit.depositId}:credit` })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('InvalidState');
   });
 });

@@ -61,3 +61,11 @@ export async function updateDepositStatus(
   );
   return rows[0] as DepositRow;
 }
+
+/** After a reversal the deposit is rejected and no longer points at a credit. */
+export async function markDepositReversed(client: PoolClient, id: string, reason: string): Promise<void> {
+  await client.query(
+    `UPDATE deposits SET status = 'REJECTED', reason = $2, transfer_id = NULL, updated_at = now() WHERE id = $1`,
+    [id, reason],
+  );
+}
