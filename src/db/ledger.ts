@@ -1,7 +1,17 @@
 import type { PoolClient } from 'pg';
 import { DomainError, validationError } from '../domain/errors';
 import { applyBalanceDelta, insertUserAccount, findAccount, lockAccounts, type AccountRow } from './queries/accounts';
-import { consumeHold, findHold, insertHold, lockHold, type HoldRow, type NewHold } from './queries/holds';
+import {
+  consumeHold,
+  findHold,
+  holdTombstoned,
+  insertHold,
+  insertHoldTombstone,
+  lockHold,
+  lockHoldId,
+  type HoldRow,
+  type NewHold,
+} from './queries/holds';
 import { findTransfer, insertTransfer, type NewTransfer, type TransferRow } from './queries/transfers';
 
 /**
@@ -102,6 +112,12 @@ export async function postTransfer(client: PoolClient, t: NewTransfer): Promise<
 export async function placeHold(client: PoolClient, h: NewHold): Promise<Posted<HoldRow>> {
   if (h.amount <= 0n) throw validationError('hold amount must be greater than zero', { field: 'amount' });
   if (h.debitAccountId === h.creditAccountId) throw validationError('a hold needs two different accounts');
+  await lockHoldId(client, h.id);
+  if (await holdTombstoned(client, h.id)) {
+    throw new DomainError('HoldNotOpen', `hold ${h.id} was released before it was placed; this late attempt places nothing`, {
+      holdId: h.id,
+    });
+  }
   const accounts = await lockAccounts(client, [h.debitAccountId, h.creditAccountId]);
   const [debit, credit] = requireAccounts(accounts, [h.debitAccountId, h.creditAccountId], h.asset) as [AccountRow, AccountRow];
   const inserted = await insertHold(client, h);
@@ -174,8 +190,16 @@ export async function captureHold(
  * already closed hold is a no-op, reported by `released: 0n`.
  */
 export async function releaseHold(client: PoolClient, holdId: string): Promise<{ hold?: HoldRow; released: bigint }> {
-  const hold = await lockHoldAndAccounts(client, holdId);
-  if (!hold) return { released: 0n };
+  let hold = await lockHoldAndAccounts(client, holdId);
+  if (!hold) {
+    // Not placed (yet): leave a tombstone so a late placement of this id is refused.
+    await lockHoldId(client, holdId);
+    hold = await lockHoldAndAccounts(client, holdId);
+    if (!hold) {
+      await insertHoldTombstone(client, holdId);
+      return { released: 0n };
+    }
+  }
   if (hold.status !== 'open') return { hold, released: 0n };
   const remaining = BigInt(hold.amount) - BigInt(hold.captured) - BigInt(hold.released);
   await applyBalanceDelta(client, hold.debit_account_id, { debitsPending: -remaining });

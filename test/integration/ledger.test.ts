@@ -282,9 +282,24 @@ describe('holds', () => {
     const alice = await fundedAccount(300n);
     const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
     const holdKey = key('hold');
-    // A compensation may run before its step ever did: releasing by key before the hold exists does nothing.
-    expect(await ledger().releaseHold({ holdIdempotencyKey: holdKey })).toEqual({ holdId: stepId(holdKey), released: '0' });
-    expect(await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [stepId(holdKey)])).toBe(0);
+    // A compensation may run before its step ever did: releasing by key before the hold exists does nothing...
+    const earlyKey = key('early');
+    expect(await ledger().releaseHold({ holdIdempotencyKey: earlyKey })).toEqual({ holdId: stepId(earlyKey), released: '0' });
+    expect(await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [stepId(earlyKey)])).toBe(0);
+    // ...and a late attempt of that step, arriving after its compensation, places nothing.
+    const late = await failureOf(
+      ledger().placeHold({
+        idempotencyKey: earlyKey,
+        debitAccountId: alice,
+        creditAccountId: escrow,
+        asset: 'USD',
+        amount: '300',
+      }),
+    );
+    expect(late.type).toBe('HoldNotOpen');
+    expect(late.nonRetryable).toBe(true);
+    expect(await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [stepId(earlyKey)])).toBe(0);
+    expect((await balances(ctx.pool, alice)).available).toBe(300n);
 
     await ledger().placeHold({
       idempotencyKey: holdKey,
@@ -303,6 +318,27 @@ describe('holds', () => {
     expect(closed.type).toBe('HoldNotOpen');
     const missing = await failureOf(ledger().captureHold({ idempotencyKey: key('none'), holdId: randomUUID(), amount: '1' }));
     expect(missing.type).toBe('NotFound');
+  });
+
+  test('a placement racing its own release never leaves an open hold', async () => {
+    const alice = await fundedAccount(1000n);
+    const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
+    const keys = Array.from({ length: 20 }, (_, i) => key(`race-${i}`));
+    await Promise.all(
+      keys.map((k) =>
+        Promise.allSettled([
+          ledger().placeHold({ idempotencyKey: k, debitAccountId: alice, creditAccountId: escrow, asset: 'USD', amount: '10' }),
+          ledger().releaseHold({ holdIdempotencyKey: k }),
+        ]),
+      ),
+    );
+    const ids = keys.map(stepId);
+    expect(await count(ctx.pool, `SELECT 1 FROM holds WHERE id = ANY($1::uuid[]) AND status = 'open'`, [ids])).toBe(0);
+    // Each id was either placed and then released, or refused after its tombstone: never both, never neither.
+    const placed = await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = ANY($1::uuid[])', [ids]);
+    const tombstoned = await count(ctx.pool, 'SELECT 1 FROM hold_tombstones WHERE id = ANY($1::uuid[])', [ids]);
+    expect(placed + tombstoned).toBe(keys.length);
+    expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 0n, available: 1000n });
   });
 
   test('holds count against the available balance of a user account', async () => {

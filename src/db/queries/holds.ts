@@ -63,3 +63,20 @@ export async function consumeHold(client: PoolClient, id: string, captured: bigi
   );
   return rows[0] as HoldRow;
 }
+
+/**
+ * Serialises placing and releasing one hold id, so a release that finds no hold and a
+ * placement of that id cannot both go ahead. Taken before any account lock.
+ */
+export async function lockHoldId(client: PoolClient, id: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [id]);
+}
+
+export async function insertHoldTombstone(client: PoolClient, id: string): Promise<void> {
+  await client.query('INSERT INTO hold_tombstones (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [id]);
+}
+
+export async function holdTombstoned(client: PoolClient, id: string): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM hold_tombstones WHERE id = $1', [id]);
+  return rowCount === 1;
+}
