@@ -195,16 +195,23 @@ async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedCo
       if (!row) throw new Error(`config transaction ${item.id} vanished after it was recorded`);
       if (row.status !== 'pending') return outcomeOf(row, item.ticket);
       // The activity is the authority: it re-checks even what the workflow already accepted.
+      // A pending row another submission recorded (its run ended before applying it) is applied
+      // as recorded with its sequence, not as this later submission of the same id says.
+      const own = row.ticket === item.ticket;
       const parsed =
-        item.rejected === undefined
-          ? parseConfigTransaction({
-              id: item.id,
-              kind: item.kind,
-              payload: item.payload,
-              source: item.source,
-              submittedAt: item.submittedAt,
-            })
-          : { ok: false as const, error: item.rejected };
+        own && item.rejected !== undefined
+          ? { ok: false as const, error: item.rejected }
+          : parseConfigTransaction(
+              own
+                ? { id: item.id, kind: item.kind, payload: item.payload, source: item.source, submittedAt: item.submittedAt }
+                : {
+                    id: row.id,
+                    kind: row.kind,
+                    payload: row.payload,
+                    source: row.source,
+                    submittedAt: row.submitted_at.toISOString(),
+                  },
+            );
       let failure = parsed.ok ? undefined : `invalid transaction: ${parsed.error}`;
       let version = 0;
       if (parsed.ok) {
@@ -227,7 +234,7 @@ async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedCo
           status: 'failed',
           sequence: row.sequence,
           reason: failure,
-          duplicate: false,
+          duplicate: !own,
         } satisfies ConfigOutcome;
       }
       await markConfigTransactionApplied(tx, item.id, version);
@@ -237,7 +244,7 @@ async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedCo
         status: 'applied',
         sequence: row.sequence,
         configVersion: version,
-        duplicate: false,
+        duplicate: !own,
       } satisfies ConfigOutcome;
     },
     options,

@@ -38,6 +38,25 @@ describe('review findings', () => {
     ]);
   });
 
+  test('a pending row left by an ended run is applied as recorded, not as a later submission of its id says', async () => {
+    const tq = ctx.taskQueue();
+    const target = siphonTarget(ctx.temporal, tq);
+    const id = `${uid()}-orphan`;
+    // A run recorded this transaction pending with the next sequence, then ended (terminated) before applying it.
+    const { rows } = await ctx.pool.query<{ seq: number }>(
+      `UPDATE config_state SET last_sequence = last_sequence + 1 RETURNING last_sequence::float8 AS seq`,
+    );
+    await ctx.pool.query(
+      `INSERT INTO config_transactions (id, sequence, kind, payload, status, source, submitted_at, ticket)
+       VALUES ($1, $2, 'compliance.thresholds', $3, 'pending', 'ended-run', now(), 'ended-run:1')`,
+      [id, rows[0]!.seq, JSON.stringify({ thresholds: [{ asset: 'EUR', reviewThreshold: '777' }] })],
+    );
+    const outcome = await ctx.withWorker(tq, () => applyConfig(target, thresholdTx(id, 999, 'EUR'), { retryForMs: 20_000 }));
+    expect(outcome).toMatchObject({ id, status: 'applied', sequence: rows[0]!.seq, duplicate: true });
+    const { rows: eur } = await ctx.pool.query(`SELECT review_threshold FROM compliance_settings WHERE asset = 'EUR'`);
+    expect(eur[0].review_threshold).toBe('777');
+  });
+
   test('a config reader that saw version N never gets an older snapshot from a load already in flight', async () => {
     const tq = ctx.taskQueue();
     const target = siphonTarget(ctx.temporal, tq);
