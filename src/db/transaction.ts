@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { performance } from 'node:perf_hooks';
 import { DomainError } from '../domain/errors';
-import { classifyDbError, type DbError } from './errors';
+import { classifyDbError, dbFailure, type DbError } from './errors';
 import { insertTransactionMetric } from './queries/metrics';
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
@@ -38,8 +38,9 @@ export async function withTransaction<T>(
     let thrown: unknown;
     // Set only after COMMIT: `thrown === undefined` cannot tell success from fn rejecting with undefined.
     let committed = false;
+    // Classified exactly as a failure inside the transaction: one rule for both paths.
     const client = await pool.connect().catch((err: unknown) => {
-      throw classifyDbError(err);
+      throw dbFailure(err);
     });
     let broken = false;
     // pg-pool listens for 'error' only on idle clients. If the connection dies while we hold it
@@ -83,7 +84,7 @@ export async function withTransaction<T>(
       continue;
     }
     // Domain errors and errors the classifier does not know pass through untouched.
-    throw failure && failure.kind !== 'unknown' ? failure : thrown;
+    throw failure ? dbFailure(thrown) : thrown;
   }
 }
 

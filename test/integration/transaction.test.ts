@@ -5,11 +5,21 @@ import { createActivities } from '../../src/activities';
 import { DomainError } from '../../src/domain/errors';
 import { DbError } from '../../src/db/errors';
 import { withTransaction, type Isolation } from '../../src/db/transaction';
+import { createLogger } from '../../src/logger';
 import { count } from '../helpers/fixtures';
 import { useTestContext } from '../helpers/context';
 
 // withTransaction against the file's own PostgreSQL database, on scratch tables.
 const ctx = useTestContext();
+// Activities below fail on purpose; their warnings would only be noise in a passing run.
+const quiet = createLogger('silent', 'txmgr-test');
+
+/** A pool whose idle clients may be killed by the test (DROP DATABASE … WITH (FORCE)) without an unhandled 'error'. */
+function scratchPool(connectionString: string, max: number, extra: { connectionTimeoutMillis?: number } = {}): Pool {
+  const pool = new Pool({ connectionString, max, ...extra });
+  pool.on('error', () => undefined);
+  return pool;
+}
 
 beforeAll(async () => {
   await ctx.pool.query('CREATE TABLE tx_counter (id text PRIMARY KEY, value integer NOT NULL)');
@@ -334,19 +344,99 @@ describe('withTransaction', () => {
   });
 
   test('an exhausted pool (checkout timeout) is a retryable connection error, so an activity is retried rather than failed', async () => {
-    const tiny = new Pool({ connectionString: ctx.databaseUrl, max: 1, connectionTimeoutMillis: 100 });
+    const tiny = scratchPool(ctx.databaseUrl, 1, { connectionTimeoutMillis: 100 });
     const busy = await tiny.connect();
     try {
       const err = await rejection(withTransaction(tiny, `exhausted-${randomUUID()}`, async () => 'never'));
       expect(err).toBeInstanceOf(DbError);
       expect(err).toMatchObject({ kind: 'connection', retryable: true });
       // At the activity boundary a retryable DbError stays retryable (not a non-retryable DatabaseRejected).
-      const activityErr = await rejection(createActivities({ pool: tiny, logger: ctx.logger }).getAccount(randomUUID()));
+      const activityErr = await rejection(createActivities({ pool: tiny, logger: quiet }).getAccount(randomUUID()));
       expect(activityErr).not.toBeInstanceOf(ApplicationFailure);
       expect(activityErr).toMatchObject({ retryable: true });
     } finally {
       busy.release();
       await tiny.end();
     }
+  });
+});
+
+describe('failures at pool.connect() are classified like failures inside a transaction', () => {
+  /** The error withTransaction rejects with, and what the activity boundary makes of the same failure. */
+  async function connectFailure(pool: Pool): Promise<{ err: unknown; activityErr: unknown }> {
+    const err = await rejection(withTransaction(pool, `connect-${randomUUID()}`, async () => 'never'));
+    const activityErr = await rejection(createActivities({ pool, logger: quiet }).getAccount(randomUUID()));
+    return { err, activityErr };
+  }
+
+  function expectRetryable({ err, activityErr }: { err: unknown; activityErr: unknown }, sqlstate: string): void {
+    expect(err).toBeInstanceOf(DbError);
+    expect(err).toMatchObject({ sqlstate, retryable: true });
+    // Not a non-retryable DatabaseRejected: Temporal retries the activity.
+    expect(activityErr).not.toBeInstanceOf(ApplicationFailure);
+    expect(activityErr).toMatchObject({ sqlstate, retryable: true });
+  }
+
+  const urlFor = (patch: { database?: string; user?: string; password?: string }) => {
+    const u = new URL(ctx.databaseUrl);
+    if (patch.database) u.pathname = `/${patch.database}`;
+    if (patch.user) u.username = patch.user;
+    if (patch.password) u.password = patch.password;
+    return u.toString();
+  };
+
+  test('a database that does not exist yet (3D000) is retryable, and the same pool works once it is created', async () => {
+    const name = `t_not_yet_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const pool = scratchPool(urlFor({ database: name }), 2);
+    try {
+      expectRetryable(await connectFailure(pool), '3D000');
+      await ctx.pool.query(`CREATE DATABASE ${name}`);
+      expect(await withTransaction(pool, 'created', async (tx) => (await tx.query('SELECT 1 AS one')).rows)).toEqual([
+        { one: 1 },
+      ]);
+    } finally {
+      await pool.end();
+      await ctx.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  });
+
+  test('too many connections (53300) and a rejected password (28P01) are retryable', async () => {
+    const role = `t_role_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const password = randomUUID();
+    await ctx.pool.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' CONNECTION LIMIT 1`);
+    await ctx.pool.query(`GRANT CONNECT ON DATABASE ${ctx.databaseName} TO ${role}`);
+    const holder = scratchPool(urlFor({ user: role, password }), 1);
+    const second = scratchPool(urlFor({ user: role, password }), 1);
+    const wrong = scratchPool(urlFor({ user: role, password: 'rotated-away' }), 1);
+    try {
+      const held = await holder.connect();
+      try {
+        expectRetryable(await connectFailure(second), '53300');
+      } finally {
+        held.release();
+      }
+      const { rows } = await ctx.pool.query<{ n: number }>(
+        `SELECT COUNT(*)::int AS n FROM pg_hba_file_rules WHERE auth_method IN ('md5', 'scram-sha-256', 'password')`,
+      );
+      // 28P01 needs password authentication; a trust-only cluster accepts any password.
+      if ((rows[0]?.n ?? 0) > 0) expectRetryable(await connectFailure(wrong), '28P01');
+    } finally {
+      await Promise.all([holder.end(), second.end(), wrong.end()]);
+      await ctx.pool.query(`REVOKE CONNECT ON DATABASE ${ctx.databaseName} FROM ${role}`);
+      await ctx.pool.query(`DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+
+  test('a statement timeout (57014) inside a transaction is retryable, also at the activity boundary', async () => {
+    const operation = `timeout-${randomUUID()}`;
+    const err = await rejection(
+      withTransaction(ctx.pool, operation, async (tx) => {
+        await tx.query(`SET LOCAL statement_timeout = '50ms'`);
+        await tx.query('SELECT pg_sleep(5)');
+      }),
+    );
+    expect(err).toBeInstanceOf(DbError);
+    expect(err).toMatchObject({ kind: 'query_canceled', sqlstate: '57014', retryable: true });
+    expect(await metrics(operation)).toEqual([expect.objectContaining({ success: false, sqlstate: '57014' })]);
   });
 });

@@ -1,4 +1,4 @@
-import { classifyDbError, DbError, type DbErrorKind } from '../../src/db/errors';
+import { classifyDbError, dbFailure, DbError, type DbErrorKind } from '../../src/db/errors';
 
 /** What `pg` throws: an Error carrying the SQLSTATE in `code` (and the constraint, when there is one). */
 function pgError(code: string | undefined, message = `error ${code}`, constraint?: string): Error {
@@ -17,6 +17,15 @@ describe('classifyDbError', () => {
     ['admin shutdown', '57P01', 'shutdown', true],
     ['crash shutdown', '57P02', 'shutdown', true],
     ['cannot connect now', '57P03', 'shutdown', true],
+    ['statement timeout / cancel', '57014', 'query_canceled', true],
+    ['idle session timeout (class 57)', '57P05', 'shutdown', true],
+    ['too many connections', '53300', 'resources', true],
+    ['out of memory', '53200', 'resources', true],
+    ['disk full', '53100', 'resources', true],
+    ['password rejected during a credential rotation', '28P01', 'connection', true],
+    ['invalid authorization', '28000', 'connection', true],
+    ['database does not exist (yet)', '3D000', 'connection', true],
+    ['lock timeout', '55P03', 'lock_timeout', true],
     // Permanent: the same statement would fail the same way.
     ['unique violation', '23505', 'unique_violation', false],
     ['foreign key violation', '23503', 'foreign_key_violation', false],
@@ -28,7 +37,6 @@ describe('classifyDbError', () => {
     ['invalid text representation', '22P02', 'data', false],
     ['division by zero', '22012', 'data', false],
     ['string too long', '22001', 'data', false],
-    ['statement timeout / cancel', '57014', 'query_canceled', false],
     // Unknown codes are not retried: a retry loop on an unexplained error hides it.
     ['syntax error', '42601', 'unknown', false],
     ['undefined table', '42P01', 'unknown', false],
@@ -64,6 +72,21 @@ describe('classifyDbError', () => {
     'timeout expired', // pg client connect timeout
   ])('pg\'s code-less "%s" is a retryable connection error', (message) => {
     expect(classifyDbError(new Error(message))).toMatchObject({ kind: 'connection', retryable: true, sqlstate: undefined });
+  });
+
+  test.each(['53300', '28P01', '3D000', '57014', '08006', '40001', '23505', '22P02', '42601'])(
+    'dbFailure (%s) gives the same answer at connect time and inside a transaction',
+    (code) => {
+      // Both paths of withTransaction throw dbFailure(err); a known code becomes its DbError.
+      const original = pgError(code);
+      const failure = dbFailure(original);
+      if (code === '42601') expect(failure).toBe(original);
+      else expect(failure).toMatchObject({ sqlstate: code, retryable: classifyDbError(original).retryable });
+    },
+  );
+
+  test.each(['22', '23'])('class %s codes are the only permanent SQLSTATE classes', (cls) => {
+    expect(classifyDbError(pgError(`${cls}999`))).toMatchObject({ retryable: false });
   });
 
   test('a DbError passes through unchanged', () => {
