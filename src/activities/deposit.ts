@@ -7,6 +7,7 @@ import { findAccount, findHouseAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
 import { findComplianceSettings, findDeniedName } from '../db/queries/compliance';
 import {
+  findDepositByIdOrReference,
   findDepositByReference,
   insertDeposit,
   lockDeposit,
@@ -41,6 +42,16 @@ const recorded = (row: DepositRow, workflowId: string | undefined): RecordedDepo
   transferId: row.transfer_id ?? undefined,
 });
 
+/** The first field in which a stored deposit and a request for the same reference differ, if any. */
+function depositDifference(row: DepositRow, input: DepositInput): string | undefined {
+  if (row.bank_reference !== input.bankReference) return 'bank reference';
+  if (row.account_id !== input.accountId) return 'account';
+  if (row.asset !== input.asset) return 'asset';
+  if (row.amount !== input.amount) return 'amount';
+  if (row.sender_name !== input.senderName) return 'sender name';
+  return undefined;
+}
+
 export function createDepositActivities(deps: ActivityDeps) {
   return {
     /** Checks the request against the schema and the database; writes nothing. */
@@ -62,10 +73,15 @@ export function createDepositActivities(deps: ActivityDeps) {
     }),
 
     /** Records the deposit once per bank reference; a second workflow gets the first one's row back. */
-    recordDeposit: transactional(deps, 'recordDeposit', async (input: DepositInput, tx, scope): Promise<RecordedDeposit> => {
+    recordDeposit: transactional(deps, 'recordDeposit', async (raw: DepositInput, tx, scope): Promise<RecordedDeposit> => {
+      // Canonical again here: a workflow validated before ids were normalised passes its input as it was then.
+      const parsed = DepositInput.safeParse(raw);
+      if (!parsed.success) throw validationError(`invalid deposit: ${describeIssues(parsed.error)}`);
+      const input = parsed.data;
       const workflowId = depositOwner(scope, input.bankReference);
+      const id = stepId(`${workflowId}:record`);
       const inserted = await insertDeposit(tx, {
-        id: stepId(`${workflowId}:record`),
+        id,
         bankReference: input.bankReference,
         accountId: input.accountId,
         asset: input.asset,
@@ -74,13 +90,16 @@ export function createDepositActivities(deps: ActivityDeps) {
         workflowId,
       });
       if (inserted) return recorded(inserted, workflowId);
-      const existing = await findDepositByReference(tx, input.bankReference);
+      // Conflict on the reference (another request or this one's earlier attempt) or on the id
+      // (an overlapping attempt of this very step): either way the row that won is the answer.
+      const existing = await findDepositByIdOrReference(tx, id, input.bankReference);
       if (!existing) throw new Error(`deposit ${input.bankReference} vanished`);
-      if (existing.account_id !== input.accountId || existing.asset !== input.asset || existing.amount !== input.amount) {
+      const differs = depositDifference(existing, input);
+      if (differs) {
         throw new DomainError(
           'IdempotencyConflict',
-          `bank reference ${input.bankReference} was already used for a different deposit (${existing.amount} ${existing.asset} to ${existing.account_id})`,
-          { bankReference: input.bankReference },
+          `bank reference ${input.bankReference} was already used for a different deposit (${existing.amount} ${existing.asset} to ${existing.account_id} from "${existing.sender_name}"): the ${differs} differs`,
+          { bankReference: input.bankReference, field: differs },
         );
       }
       return recorded(existing, workflowId);

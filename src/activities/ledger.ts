@@ -1,17 +1,22 @@
+import type { z } from 'zod';
 import { validationError } from '../domain/errors';
-import { stepId } from '../domain/ids';
+import { captureIdFor, holdIdFor, legacyStepId, transferIdFor } from '../domain/ids';
+import * as schema from '../domain/ledger';
 import { parseMinorUnits } from '../domain/money';
+import { describeIssues } from '../domain/schemas';
 import { captureHold, openUserAccount, placeHold, postTransfer, releaseHold } from '../db/ledger';
 import { findAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
+import { findHold, insertHoldTombstone, lockHoldId } from '../db/queries/holds';
+import { findTransfer } from '../db/queries/transfers';
+import type { PoolClient } from 'pg';
 import type { ActivityDeps } from './deps';
 import { transactional, type ActivityScope } from './boundary';
 
-export interface OpenAccountInput {
-  accountId: string;
-  asset: string;
-  owner: string;
-}
+export type { OpenAccountInput, TransferInput, CaptureInput, ReleaseInput } from '../domain/ledger';
+/** Deterministic: the row's id is derived from `idempotencyKey`, so a retry finds the first one. */
+type TransferInput = schema.TransferInput;
+export type HoldInput = schema.TransferInput;
 
 export interface AccountView {
   accountId: string;
@@ -29,25 +34,12 @@ export interface AccountView {
   available: string;
 }
 
-export interface TransferInput {
-  /** Deterministic: the transfer id is derived from it, so a retry finds the first transfer. */
-  idempotencyKey: string;
-  debitAccountId: string;
-  creditAccountId: string;
-  asset: string;
-  amount: string;
+/** Parses an activity input at the boundary: canonical ids and codes, or a ValidationError naming the field. */
+function parse<T extends z.ZodType>(inputSchema: T, raw: unknown, what: string): z.output<T> {
+  const parsed = inputSchema.safeParse(raw);
+  if (!parsed.success) throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
 }
-
-export interface HoldInput extends TransferInput {}
-
-export interface CaptureInput {
-  idempotencyKey: string;
-  holdId: string;
-  amount: string;
-}
-
-/** A hold named by id, or by the idempotency key that placed it (usable before it exists). */
-export type ReleaseInput = { holdId: string } | { holdIdempotencyKey: string };
 
 export interface TransferResult {
   transferId: string;
@@ -90,8 +82,8 @@ export function toAccountView(row: {
 }
 
 /** The ledger row a transfer or hold request asks for; its id is derived from the idempotency key. */
-const movement = (input: TransferInput, scope: ActivityScope) => ({
-  id: stepId(input.idempotencyKey),
+const movement = (input: z.output<typeof schema.TransferInput>, id: string, scope: ActivityScope) => ({
+  id,
   debitAccountId: input.debitAccountId,
   creditAccountId: input.creditAccountId,
   asset: input.asset,
@@ -100,9 +92,19 @@ const movement = (input: TransferInput, scope: ActivityScope) => ({
   step: input.idempotencyKey,
 });
 
+/**
+ * The hold a key names: the one placed before holds had their own id namespace (found by
+ * its legacy id and its `step`), else the id in the hold namespace.
+ */
+async function holdIdOfKey(tx: PoolClient, key: string): Promise<string> {
+  const legacy = await findHold(tx, legacyStepId(key));
+  return legacy?.step === key ? legacy.id : holdIdFor(key);
+}
+
 export function createLedgerActivities(deps: ActivityDeps) {
   return {
-    openAccount: transactional(deps, 'openAccount', async (input: OpenAccountInput, tx) => {
+    openAccount: transactional(deps, 'openAccount', async (raw: schema.OpenAccountInput, tx) => {
+      const input = parse(schema.OpenAccountInput, raw, 'account');
       if ((await findAssetScale(tx, input.asset)) === undefined) {
         throw validationError(`asset: unknown asset "${input.asset}"`, { field: 'asset' });
       }
@@ -110,24 +112,30 @@ export function createLedgerActivities(deps: ActivityDeps) {
       return toAccountView(row);
     }),
 
-    getAccount: transactional(deps, 'getAccount', async (accountId: string, tx) => {
-      const row = await findAccount(tx, accountId);
+    getAccount: transactional(deps, 'getAccount', async (raw: string, tx) => {
+      const row = await findAccount(tx, parse(schema.AccountIdInput, raw, 'account id'));
       return row ? toAccountView(row) : undefined;
     }),
 
-    transfer: transactional(deps, 'transfer', async (input: TransferInput, tx, scope): Promise<TransferResult> => {
-      const { row, created } = await postTransfer(tx, movement(input, scope));
+    transfer: transactional(deps, 'transfer', async (raw: TransferInput, tx, scope): Promise<TransferResult> => {
+      const input = parse(schema.TransferInput, raw, 'transfer');
+      const { row, created } = await postTransfer(tx, movement(input, transferIdFor(input.idempotencyKey), scope));
       return { transferId: row.id, amount: row.amount, created };
     }),
 
-    placeHold: transactional(deps, 'placeHold', async (input: HoldInput, tx, scope): Promise<HoldResult> => {
-      const { row, created } = await placeHold(tx, movement(input, scope));
+    placeHold: transactional(deps, 'placeHold', async (raw: HoldInput, tx, scope): Promise<HoldResult> => {
+      const input = parse(schema.TransferInput, raw, 'hold');
+      const { row, created } = await placeHold(tx, movement(input, await holdIdOfKey(tx, input.idempotencyKey), scope));
       return { holdId: row.id, amount: row.amount, status: row.status, captured: row.captured, released: row.released, created };
     }),
 
-    captureHold: transactional(deps, 'captureHold', async (input: CaptureInput, tx, scope): Promise<TransferResult> => {
+    captureHold: transactional(deps, 'captureHold', async (raw: schema.CaptureInput, tx, scope): Promise<TransferResult> => {
+      const input = parse(schema.CaptureInput, raw, 'capture');
+      // A capture written under its legacy id by an earlier attempt of this step is that attempt's result.
+      const legacy = await findTransfer(tx, legacyStepId(input.idempotencyKey));
+      const legacyCapture = legacy?.step === input.idempotencyKey && legacy.hold_id === input.holdId;
       const { row, created } = await captureHold(tx, {
-        transferId: stepId(input.idempotencyKey),
+        transferId: legacyCapture ? legacy.id : captureIdFor(input.idempotencyKey),
         holdId: input.holdId,
         amount: parseMinorUnits(input.amount),
         workflowId: scope.workflowId,
@@ -137,9 +145,18 @@ export function createLedgerActivities(deps: ActivityDeps) {
     }),
 
     /** Compensation-safe: releasing a hold that never existed or is closed does nothing. */
-    releaseHold: transactional(deps, 'releaseHold', async (input: ReleaseInput, tx) => {
-      const holdId = 'holdId' in input ? input.holdId : stepId(input.holdIdempotencyKey);
-      const { released } = await releaseHold(tx, holdId);
+    releaseHold: transactional(deps, 'releaseHold', async (raw: schema.ReleaseInput, tx) => {
+      const input = parse(schema.ReleaseInput, raw, 'release');
+      if ('holdId' in input) {
+        const { released } = await releaseHold(tx, input.holdId);
+        return { holdId: input.holdId, released: released.toString() };
+      }
+      const key = input.holdIdempotencyKey;
+      // Fence a late placement under the legacy id too (an older worker may still run the step).
+      await lockHoldId(tx, legacyStepId(key));
+      const holdId = await holdIdOfKey(tx, key);
+      const { released, hold } = await releaseHold(tx, holdId);
+      if (!hold && holdId !== legacyStepId(key)) await insertHoldTombstone(tx, legacyStepId(key));
       return { holdId, released: released.toString() };
     }),
   };

@@ -6,6 +6,7 @@ import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
 } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import type { AccountView } from '../activities/ledger';
 import { toAccountView } from '../activities/ledger';
@@ -48,7 +49,8 @@ export interface Balance extends AccountView {
   availableDisplay: string;
 }
 
-export const depositWorkflowId = (bankReference: string): string => `deposit-${bankReference}`;
+/** One deposit workflow per bank reference (trimmed, case kept: see `bankReference` in domain/schemas). */
+export const depositWorkflowId = (bankReference: string): string => `deposit-${bankReference.trim()}`;
 
 function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const parsed = schema.safeParse(value);
@@ -113,6 +115,9 @@ export class TxmgrClient {
       return { workflowId, started: true };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Attach only to the same request: the running (or finished) workflow's own input is the
+      // reference, since its deposit row may not be recorded yet.
+      await this.checkSameAsWorkflowInput(workflowId, input);
       await this.checkSameDeposit(input);
       return { workflowId, started: false };
     }
@@ -150,6 +155,35 @@ export class TxmgrClient {
       balanceDisplay: formatAmount(BigInt(view.balance), scale),
       availableDisplay: formatAmount(BigInt(view.available), scale),
     };
+  }
+
+  /** The input the workflow bound to this reference was started with; undefined when unreadable. */
+  private async workflowInput(workflowId: string): Promise<DepositInput | undefined> {
+    const { history } = await this.temporal.workflowService.getWorkflowExecutionHistory({
+      namespace: this.temporal.options.namespace,
+      execution: { workflowId },
+      maximumPageSize: 1,
+    });
+    const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+    if (!payloads?.length) return undefined;
+    const first = await decodeFromPayloadsAtIndex<unknown>(this.temporal.options.loadedDataConverter, 0, payloads);
+    const parsed = DepositInput.safeParse(first);
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  private async checkSameAsWorkflowInput(workflowId: string, input: DepositInput): Promise<void> {
+    const first = await this.workflowInput(workflowId);
+    if (!first) return;
+    const differs = (['accountId', 'asset', 'amount', 'senderName'] as const).filter((f) => first[f] !== input[f]);
+    if (differs.length > 0) {
+      const amount = `${formatAmount(BigInt(first.amount), await this.assetScale(first.asset))} ${first.asset}`;
+      throw new DomainError(
+        'IdempotencyConflict',
+        `bank reference ${input.bankReference} is already being deposited by workflow ${workflowId} with a different ${differs.join(', ')} ` +
+          `(${amount} to account ${first.accountId} from "${first.senderName}")`,
+        { bankReference: input.bankReference, fields: differs },
+      );
+    }
   }
 
   /** A reused bank reference must describe the same deposit, or it is an IdempotencyConflict. */

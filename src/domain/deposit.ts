@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assetCode, minorUnits, uuid } from './schemas';
+import { assetCode, bankReference, minorUnits, uuid } from './schemas';
 
 export const DepositInput = z
   .object({
@@ -7,11 +7,7 @@ export const DepositInput = z
     asset: assetCode,
     /** Minor units of `asset`, as a decimal string. */
     amount: minorUnits,
-    bankReference: z
-      .string({ error: 'bankReference must be a string' })
-      .min(1, 'bankReference must not be empty')
-      .max(64, 'bankReference must be at most 64 characters')
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, 'bankReference may hold letters, digits and . _ : / - only'),
+    bankReference,
     senderName: z
       .string({ error: 'senderName must be a string' })
       .trim()

@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
 import { checkInvariants } from '../../src/db/invariants';
-import { stepId } from '../../src/domain/ids';
+import { captureHold, placeHold } from '../../src/db/ledger';
+import { withTransaction } from '../../src/db/transaction';
+import { createLogger } from '../../src/logger';
+import { captureIdFor, holdIdFor, stepId } from '../../src/domain/ids';
 import { balances, count, houseAccount, openUserAccount } from '../helpers/fixtures';
 import { useTestContext } from '../helpers/context';
 
 // The ledger activities called directly (no worker): the same code path a worker
 // runs, minus Temporal's retries, so every outcome can be asserted precisely.
 const ctx = useTestContext();
-const ledger = () => createActivities({ pool: ctx.pool, logger: ctx.logger });
+// Many calls here fail on purpose; their warnings would only be noise in a passing run.
+const quiet = createLogger('silent', 'txmgr-test');
+const ledger = () => createActivities({ pool: ctx.pool, logger: quiet });
 const key = (what: string) => `ledger-test:${what}:${randomUUID()}`;
 
 /** The non-retryable ApplicationFailure an activity call rejects with. */
@@ -155,7 +160,8 @@ describe('transfers', () => {
     ['same account on both sides', ({ alice }) => ({ creditAccountId: alice }), 'ValidationError', /two different accounts/],
     ['accounts of another asset', ({ btc }) => ({ creditAccountId: btc }), 'ValidationError', /holds BTC, not USD/],
     ['an unknown account', () => ({ creditAccountId: randomUUID() }), 'NotFound', /does not exist/],
-    ['a malformed account id', () => ({ creditAccountId: 'not-a-uuid' }), 'DatabaseRejected', /data/],
+    ['a malformed account id', () => ({ creditAccountId: 'not-a-uuid' }), 'ValidationError', /creditAccountId: must be a UUID/],
+    ['a malformed asset', () => ({ asset: 'u$d' }), 'ValidationError', /asset: asset must be an upper-case code/],
   ])('%s is refused non-retryably and moves nothing', async (_name, patch, type, message) => {
     const alice = await fundedAccount(1000n);
     const bob = await openUserAccount(ctx.pool);
@@ -191,7 +197,14 @@ describe('holds', () => {
       asset: 'USD',
       amount: '600',
     });
-    expect(hold).toEqual({ holdId: stepId(holdKey), amount: '600', status: 'open', captured: '0', released: '0', created: true });
+    expect(hold).toEqual({
+      holdId: holdIdFor(holdKey),
+      amount: '600',
+      status: 'open',
+      captured: '0',
+      released: '0',
+      created: true,
+    });
     expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 600n, balance: 1000n, available: 400n });
     expect((await balances(ctx.pool, escrow)).creditsPending).toBe(escrowBefore.creditsPending + 600n);
 
@@ -284,8 +297,8 @@ describe('holds', () => {
     const holdKey = key('hold');
     // A compensation may run before its step ever did: releasing by key before the hold exists does nothing...
     const earlyKey = key('early');
-    expect(await ledger().releaseHold({ holdIdempotencyKey: earlyKey })).toEqual({ holdId: stepId(earlyKey), released: '0' });
-    expect(await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [stepId(earlyKey)])).toBe(0);
+    expect(await ledger().releaseHold({ holdIdempotencyKey: earlyKey })).toEqual({ holdId: holdIdFor(earlyKey), released: '0' });
+    expect(await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [holdIdFor(earlyKey)])).toBe(0);
     // ...and a late attempt of that step, arriving after its compensation, places nothing.
     const late = await failureOf(
       ledger().placeHold({
@@ -298,7 +311,7 @@ describe('holds', () => {
     );
     expect(late.type).toBe('HoldNotOpen');
     expect(late.nonRetryable).toBe(true);
-    expect(await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [stepId(earlyKey)])).toBe(0);
+    expect(await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [holdIdFor(earlyKey)])).toBe(0);
     expect((await balances(ctx.pool, alice)).available).toBe(300n);
 
     await ledger().placeHold({
@@ -309,22 +322,24 @@ describe('holds', () => {
       amount: '300',
     });
     expect((await balances(ctx.pool, alice)).available).toBe(0n);
-    expect(await ledger().releaseHold({ holdIdempotencyKey: holdKey })).toEqual({ holdId: stepId(holdKey), released: '300' });
-    expect(await ledger().releaseHold({ holdIdempotencyKey: holdKey })).toEqual({ holdId: stepId(holdKey), released: '0' });
+    expect(await ledger().releaseHold({ holdIdempotencyKey: holdKey })).toEqual({ holdId: holdIdFor(holdKey), released: '300' });
+    expect(await ledger().releaseHold({ holdIdempotencyKey: holdKey })).toEqual({ holdId: holdIdFor(holdKey), released: '0' });
     expect(await ledger().releaseHold({ holdId: randomUUID() })).toMatchObject({ released: '0' });
     expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 0n, debitsPosted: 0n, available: 300n });
 
-    const closed = await failureOf(ledger().captureHold({ idempotencyKey: key('late'), holdId: stepId(holdKey), amount: '1' }));
+    const closed = await failureOf(
+      ledger().captureHold({ idempotencyKey: key('late'), holdId: holdIdFor(holdKey), amount: '1' }),
+    );
     expect(closed.type).toBe('HoldNotOpen');
     const missing = await failureOf(ledger().captureHold({ idempotencyKey: key('none'), holdId: randomUUID(), amount: '1' }));
     expect(missing.type).toBe('NotFound');
   });
 
-  test('a placement racing its own release never leaves an open hold', async () => {
+  test('a placement racing its own release: each id is placed-and-released or tombstoned, never both or neither', async () => {
     const alice = await fundedAccount(1000n);
     const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
     const keys = Array.from({ length: 20 }, (_, i) => key(`race-${i}`));
-    await Promise.all(
+    const outcomes = await Promise.all(
       keys.map((k) =>
         Promise.allSettled([
           ledger().placeHold({ idempotencyKey: k, debitAccountId: alice, creditAccountId: escrow, asset: 'USD', amount: '10' }),
@@ -332,12 +347,28 @@ describe('holds', () => {
         ]),
       ),
     );
-    const ids = keys.map(stepId);
+    for (const [i, [place, release]] of outcomes.entries()) {
+      const id = holdIdFor(keys[i]!);
+      // The release is a compensation: it always succeeds.
+      expect(release.status).toBe('fulfilled');
+      const released = release.status === 'fulfilled' ? release.value : undefined;
+      const placed = await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [id]);
+      const tombstoned = await count(ctx.pool, 'SELECT 1 FROM hold_tombstones WHERE id = $1', [id]);
+      expect({ id, placed, tombstoned, both: placed + tombstoned }).toEqual({ id, placed, tombstoned, both: 1 });
+      if (place.status === 'fulfilled') {
+        // Placed first: the release freed all of it.
+        expect(placed).toBe(1);
+        expect(released).toEqual({ holdId: id, released: '10' });
+      } else {
+        // Released first: the only acceptable refusal of the late placement is HoldNotOpen.
+        expect(place.reason).toBeInstanceOf(ApplicationFailure);
+        expect(place.reason).toMatchObject({ type: 'HoldNotOpen', nonRetryable: true });
+        expect(tombstoned).toBe(1);
+        expect(released).toEqual({ holdId: id, released: '0' });
+      }
+    }
+    const ids = keys.map(holdIdFor);
     expect(await count(ctx.pool, `SELECT 1 FROM holds WHERE id = ANY($1::uuid[]) AND status = 'open'`, [ids])).toBe(0);
-    // Each id was either placed and then released, or refused after its tombstone: never both, never neither.
-    const placed = await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = ANY($1::uuid[])', [ids]);
-    const tombstoned = await count(ctx.pool, 'SELECT 1 FROM hold_tombstones WHERE id = ANY($1::uuid[])', [ids]);
-    expect(placed + tombstoned).toBe(keys.length);
     expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 0n, available: 1000n });
   });
 
@@ -428,6 +459,97 @@ describe('idempotency', () => {
     // After the release a retry of the placement still returns the hold (now released) rather than placing it again.
     expect(await ledger().placeHold(request)).toMatchObject({ holdId: first.holdId, status: 'released', created: false });
     expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 0n, available: 1000n });
+  });
+});
+
+describe('canonical ids and id namespaces', () => {
+  test('upper-case, padded account and hold ids and lower-case asset codes name the same rows as their canonical forms', async () => {
+    const alice = await fundedAccount(1000n);
+    const bob = await openUserAccount(ctx.pool);
+    const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
+    const loud = (id: string) => ` ${id.toUpperCase()} `;
+    const request = {
+      idempotencyKey: key('pay'),
+      debitAccountId: loud(alice),
+      creditAccountId: loud(bob),
+      asset: ' usd',
+      amount: '10',
+    };
+    const first = await ledger().transfer(request);
+    // A retry with the canonical spelling is the same request, not a conflict.
+    const retry = await ledger().transfer({ ...request, debitAccountId: alice, creditAccountId: bob, asset: 'USD' });
+    expect(retry).toEqual({ ...first, created: false });
+    expect(await ledger().getAccount(loud(bob))).toMatchObject({ accountId: bob, balance: '10' });
+
+    const hold = await ledger().placeHold({ ...request, idempotencyKey: key('hold'), creditAccountId: loud(escrow) });
+    expect(await ledger().captureHold({ idempotencyKey: key('cap'), holdId: loud(hold.holdId), amount: '4' })).toMatchObject({
+      created: true,
+    });
+    expect(await ledger().releaseHold({ holdId: loud(hold.holdId) })).toEqual({ holdId: hold.holdId, released: '6' });
+    expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 0n, debitsPosted: 14n, balance: 986n });
+
+    const accountId = randomUUID();
+    const opened = await ledger().openAccount({ accountId: loud(accountId), asset: 'eur', owner: ' zoe ' });
+    expect(opened).toMatchObject({ accountId, asset: 'EUR', owner: 'zoe' });
+    expect(await ledger().openAccount({ accountId, asset: 'EUR', owner: 'zoe' })).toEqual(opened);
+  });
+
+  test('one idempotency key names a transfer, a hold and a capture with three different ids', async () => {
+    const alice = await fundedAccount(1000n);
+    const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
+    const k = key('shared');
+    const movement = { idempotencyKey: k, debitAccountId: alice, creditAccountId: escrow, asset: 'USD', amount: '100' };
+    const transfer = await ledger().transfer(movement);
+    const hold = await ledger().placeHold(movement);
+    const capture = await ledger().captureHold({ idempotencyKey: k, holdId: hold.holdId, amount: '100' });
+    expect(transfer.transferId).toBe(stepId(k));
+    expect(hold.holdId).toBe(holdIdFor(k));
+    expect(capture.transferId).toBe(captureIdFor(k));
+    expect(new Set([transfer.transferId, hold.holdId, capture.transferId]).size).toBe(3);
+    expect([transfer.created, hold.created, capture.created]).toEqual([true, true, true]);
+    expect((await balances(ctx.pool, alice)).debitsPosted).toBe(200n);
+  });
+
+  test('a hold and a capture written under the legacy (shared-namespace) id are found again by their keys', async () => {
+    const alice = await fundedAccount(1000n);
+    const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
+    const holdKey = key('legacy-hold');
+    const captureKey = key('legacy-capture');
+    const legacyHold = stepId(holdKey);
+    // What an older worker wrote: the hold and one capture, ids from the one shared namespace.
+    await withTransaction(ctx.pool, 'legacy', async (tx) => {
+      await placeHold(tx, {
+        id: legacyHold,
+        debitAccountId: alice,
+        creditAccountId: escrow,
+        asset: 'USD',
+        amount: 300n,
+        step: holdKey,
+      });
+      await captureHold(tx, { transferId: stepId(captureKey), holdId: legacyHold, amount: 100n, step: captureKey });
+    });
+    const movement = { idempotencyKey: holdKey, debitAccountId: alice, creditAccountId: escrow, asset: 'USD', amount: '300' };
+    expect(await ledger().placeHold(movement)).toMatchObject({ holdId: legacyHold, created: false });
+    expect(await ledger().captureHold({ idempotencyKey: captureKey, holdId: legacyHold, amount: '100' })).toEqual({
+      transferId: stepId(captureKey),
+      amount: '100',
+      created: false,
+    });
+    expect(await ledger().releaseHold({ holdIdempotencyKey: holdKey })).toEqual({ holdId: legacyHold, released: '200' });
+    expect(await count(ctx.pool, 'SELECT 1 FROM holds WHERE id = $1', [holdIdFor(holdKey)])).toBe(0);
+    expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 0n, debitsPosted: 100n, available: 900n });
+  });
+
+  test('releasing by key before anything was placed fences a late placement under the legacy id as well', async () => {
+    const alice = await fundedAccount(100n);
+    const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
+    const k = key('fence');
+    expect(await ledger().releaseHold({ holdIdempotencyKey: k })).toEqual({ holdId: holdIdFor(k), released: '0' });
+    const late = await withTransaction(ctx.pool, 'legacy-late', (tx) =>
+      placeHold(tx, { id: stepId(k), debitAccountId: alice, creditAccountId: escrow, asset: 'USD', amount: 50n, step: k }),
+    ).catch((e: unknown) => e);
+    expect(late).toMatchObject({ type: 'HoldNotOpen' });
+    expect((await balances(ctx.pool, alice)).available).toBe(100n);
   });
 });
 
@@ -536,7 +658,8 @@ describe('transaction_metrics', () => {
     await failureOf(
       ledger().transfer({ idempotencyKey: key('no'), debitAccountId: alice, creditAccountId: bob, asset: 'USD', amount: '1000' }),
     );
-    const rejected = await failureOf(ledger().getAccount('not-a-uuid'));
+    // PostgreSQL refuses a NUL character in text (22021): a data error, permanent.
+    const rejected = await failureOf(ledger().openAccount({ accountId: randomUUID(), asset: 'USD', owner: 'nul\u0000owner' }));
     expect(rejected.type).toBe('DatabaseRejected');
 
     const rows = await metricsSince(before);
@@ -558,10 +681,10 @@ describe('transaction_metrics', () => {
         isolation: 'read committed',
       }),
       expect.objectContaining({
-        operation: 'getAccount',
+        operation: 'openAccount',
         success: false,
-        error: expect.stringMatching(/invalid input syntax for type uuid/),
-        sqlstate: '22P02',
+        error: expect.stringMatching(/invalid byte sequence/),
+        sqlstate: '22021',
         attempt: 1,
       }),
     ]);

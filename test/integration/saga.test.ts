@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
-import { stepId } from '../../src/domain/ids';
+import { holdIdFor } from '../../src/domain/ids';
 import { SAGA_STATUS, SAGA_TYPE } from '../../src/temporal/search-attributes';
 import { retryCompensationSignal, sagaStatusQuery, type SagaState } from '../../src/workflows/saga';
 import { balances, count, houseAccount, openUserAccount } from '../helpers/fixtures';
@@ -256,7 +256,7 @@ describe('saga on the real ledger', () => {
         args: [{ debitAccountId: alice, creditAccountId: escrow, asset: 'USD', amount: '300' }],
       }),
     );
-    expect(result.holdId).toBe(stepId(`${workflowId}:reserve`));
+    expect(result.holdId).toBe(holdIdFor(`${workflowId}:reserve`));
     expect(await balances(ctx.pool, alice)).toMatchObject({
       debitsPending: 0n,
       debitsPosted: 300n,
@@ -282,7 +282,9 @@ describe('saga on the real ledger', () => {
     expect(failure.cause).toMatchObject({ type: 'StepBroke' });
     expect(state).toMatchObject({ status: 'COMPENSATED', stepsDone: ['reserve'], compensationsRun: ['releaseHold'] });
     expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 0n, debitsPosted: 0n, available: 1000n });
-    const { rows } = await ctx.pool.query('SELECT status, released FROM holds WHERE id = $1', [stepId(`${workflowId}:reserve`)]);
+    const { rows } = await ctx.pool.query('SELECT status, released FROM holds WHERE id = $1', [
+      holdIdFor(`${workflowId}:reserve`),
+    ]);
     expect(rows).toEqual([{ status: 'released', released: '400' }]);
   });
 

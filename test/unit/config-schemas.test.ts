@@ -95,8 +95,8 @@ describe('config transaction schemas', () => {
       /payload\.thresholds\.0\.reviewThreshold/,
     ],
     [
-      'lower-case asset',
-      tx('compliance.thresholds', { thresholds: [{ asset: 'usd', reviewThreshold: '5' }] }),
+      'malformed asset',
+      tx('compliance.thresholds', { thresholds: [{ asset: 'us-d', reviewThreshold: '5' }] }),
       /payload\.thresholds\.0\.asset: asset must be an upper-case code/,
     ],
     ['empty deny-list change', tx('compliance.denyList', {}), /payload\.add: add or remove must name at least one entry/],

@@ -23,7 +23,7 @@ export async function insertUserAccount(
   const { rows } = await db.query<AccountRow>(
     `INSERT INTO accounts (id, asset, kind, owner, debits_must_not_exceed_credits)
      VALUES ($1, $2, 'user', $3, true)
-     ON CONFLICT (id) DO NOTHING
+     ON CONFLICT DO NOTHING
      RETURNING *`,
     [a.id, a.asset, a.owner],
   );

@@ -15,6 +15,11 @@ export interface DepositRow {
   updated_at: Date;
 }
 
+/**
+ * Inserts the deposit unless it conflicts with any unique key (its id or its bank
+ * reference; overlapping attempts of one recordDeposit share both). Returns undefined
+ * on a conflict: the caller reads the row back with findDepositByIdOrReference.
+ */
 export async function insertDeposit(
   client: PoolClient,
   d: {
@@ -30,9 +35,22 @@ export async function insertDeposit(
   const { rows } = await client.query<DepositRow>(
     `INSERT INTO deposits (id, bank_reference, account_id, asset, amount, sender_name, status, workflow_id)
      VALUES ($1, $2, $3, $4, $5, $6, 'RECORDED', $7)
-     ON CONFLICT (bank_reference) DO NOTHING
+     ON CONFLICT DO NOTHING
      RETURNING *`,
     [d.id, d.bankReference, d.accountId, d.asset, String(d.amount), d.senderName, d.workflowId],
+  );
+  return rows[0];
+}
+
+/** The deposit holding this id or this bank reference (the one a conflicting insert met); by reference first. */
+export async function findDepositByIdOrReference(
+  db: Pool | PoolClient,
+  id: string,
+  bankReference: string,
+): Promise<DepositRow | undefined> {
+  const { rows } = await db.query<DepositRow>(
+    'SELECT * FROM deposits WHERE bank_reference = $2 OR id = $1 ORDER BY (bank_reference = $2) DESC LIMIT 1',
+    [id, bankReference],
   );
   return rows[0];
 }

@@ -25,11 +25,12 @@ export interface NewHold {
   step?: string;
 }
 
+/** Inserts the hold unless it conflicts with any unique key; undefined then (the caller reads it back by id). */
 export async function insertHold(client: PoolClient, h: NewHold): Promise<HoldRow | undefined> {
   const { rows } = await client.query<HoldRow>(
     `INSERT INTO holds (id, debit_account_id, credit_account_id, asset, amount, workflow_id, step)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (id) DO NOTHING
+     ON CONFLICT DO NOTHING
      RETURNING *`,
     [h.id, h.debitAccountId, h.creditAccountId, h.asset, String(h.amount), h.workflowId ?? null, h.step ?? null],
   );
@@ -73,7 +74,7 @@ export async function lockHoldId(client: PoolClient, id: string): Promise<void> 
 }
 
 export async function insertHoldTombstone(client: PoolClient, id: string): Promise<void> {
-  await client.query('INSERT INTO hold_tombstones (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [id]);
+  await client.query('INSERT INTO hold_tombstones (id) VALUES ($1) ON CONFLICT DO NOTHING', [id]);
 }
 
 export async function holdTombstoned(client: PoolClient, id: string): Promise<boolean> {

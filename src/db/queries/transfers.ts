@@ -23,12 +23,12 @@ export interface NewTransfer {
   step?: string;
 }
 
-/** Inserts the transfer unless its id exists; returns undefined when it did. */
+/** Inserts the transfer unless it conflicts with any unique key (its id); returns undefined when it did. */
 export async function insertTransfer(client: PoolClient, t: NewTransfer): Promise<TransferRow | undefined> {
   const { rows } = await client.query<TransferRow>(
     `INSERT INTO transfers (id, debit_account_id, credit_account_id, asset, amount, hold_id, workflow_id, step)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (id) DO NOTHING
+     ON CONFLICT DO NOTHING
      RETURNING *`,
     [
       t.id,
