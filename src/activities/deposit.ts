@@ -1,6 +1,7 @@
 import { DomainError, validationError } from '../domain/errors';
 import { DepositInput, type ScreeningOutcome } from '../domain/deposit';
 import { stepId } from '../domain/ids';
+import { formatAmount } from '../domain/money';
 import { describeIssues } from '../domain/schemas';
 import { postTransfer } from '../db/ledger';
 import { findAccount, findHouseAccount } from '../db/queries/accounts';
@@ -96,9 +97,11 @@ export function createDepositActivities(deps: ActivityDeps) {
       if (!existing) throw new Error(`deposit ${input.bankReference} vanished`);
       const differs = depositDifference(existing, input);
       if (differs) {
+        const scale = await findAssetScale(tx, existing.asset);
+        const amount = scale === undefined ? `${existing.amount} minor units of` : formatAmount(BigInt(existing.amount), scale);
         throw new DomainError(
           'IdempotencyConflict',
-          `bank reference ${input.bankReference} was already used for a different deposit (${existing.amount} ${existing.asset} to ${existing.account_id} from "${existing.sender_name}"): the ${differs} differs`,
+          `bank reference ${input.bankReference} was already used for a different deposit (${amount} ${existing.asset} to account ${existing.account_id} from "${existing.sender_name}"): the ${differs} differs`,
           { bankReference: input.bankReference, field: differs },
         );
       }

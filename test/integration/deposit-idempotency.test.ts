@@ -82,7 +82,9 @@ describe('recordDeposit', () => {
       );
     });
     expect(failure.type).toBe('IdempotencyConflict');
-    expect(failure.message).toMatch(new RegExp(`bank reference ${reference} was already used .*the amount differs`));
+    expect(failure.message).toMatch(
+      new RegExp(`bank reference ${reference} was already used .*\\(5\\.00 USD to account .*the amount differs`),
+    );
     expect((await balances(ctx.pool, account)).balance).toBe(500n);
     expect(await count(ctx.pool, 'SELECT 1 FROM deposits WHERE bank_reference = $1', [reference])).toBe(1);
   });
