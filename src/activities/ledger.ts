@@ -13,9 +13,8 @@ import type { PoolClient } from 'pg';
 import type { ActivityDeps } from './deps';
 import { transactional, type ActivityScope } from './boundary';
 
+// Inputs are parsed at this boundary (canonical ids and codes); row ids derive from `idempotencyKey`.
 export type { OpenAccountInput, TransferInput, CaptureInput, ReleaseInput } from '../domain/ledger';
-/** Deterministic: the row's id is derived from `idempotencyKey`, so a retry finds the first one. */
-type TransferInput = schema.TransferInput;
 export type HoldInput = schema.TransferInput;
 
 export interface AccountView {
@@ -117,7 +116,7 @@ export function createLedgerActivities(deps: ActivityDeps) {
       return row ? toAccountView(row) : undefined;
     }),
 
-    transfer: transactional(deps, 'transfer', async (raw: TransferInput, tx, scope): Promise<TransferResult> => {
+    transfer: transactional(deps, 'transfer', async (raw: schema.TransferInput, tx, scope): Promise<TransferResult> => {
       const input = parse(schema.TransferInput, raw, 'transfer');
       const { row, created } = await postTransfer(tx, movement(input, transferIdFor(input.idempotencyKey), scope));
       return { transferId: row.id, amount: row.amount, created };
