@@ -24,7 +24,7 @@ export function handler<A extends unknown[]>(
 ): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
-    const out: Output = { json: (cmd.optsWithGlobals() as GlobalOptions).json === true };
+    const out: Output = { json: cmd.optsWithGlobals<GlobalOptions>().json === true };
     const ctx = new CliContext();
     try {
       await body(ctx, out, ...(args.slice(0, -1) as A));

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { NamespaceNotFoundError } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { ConfigError, loadCommonConfig, type CommonConfig } from '../../config';
 import { createPool } from '../../db/pool';
@@ -87,6 +88,8 @@ export class CliContext {
         connection.workflowService.describeNamespace({ namespace: this.namespace }),
       );
     } catch (err) {
+      // The raw service call fails with gRPC NOT_FOUND (5) for a namespace that does not exist.
+      if ((err as { code?: number }).code === 5) throw toCliError(new NamespaceNotFoundError(this.namespace), this);
       throw toCliError(err, this);
     }
     this.temporalClient = new Client({ connection, namespace: this.namespace });

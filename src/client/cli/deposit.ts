@@ -9,7 +9,7 @@ import { depositWorkflowId } from '../index';
 import { handler, positiveInt, required } from './command';
 import type { CliContext } from './context';
 import { toCliError } from './errors';
-import { badInput, failed, printJson, printLine, printRecord, printTable, type Output } from './printer';
+import { badInput, failed, printJson, printLine, printRecord, printTable } from './printer';
 import { depositWaitingFor } from './saga-view';
 import { noWorkerHint, probeSaga, waitForSaga, type SagaProbe } from './wait';
 

@@ -80,7 +80,7 @@ export function toCliError(err: unknown, where?: Where): CliError {
         'is the server still running?',
       );
     }
-    return failed('TemporalError', (err.cause as Error | undefined)?.message ?? err.message);
+    return failed('TemporalError', err.cause?.message ?? err.message);
   }
 
   const pg = err as { code?: string; message?: string };
