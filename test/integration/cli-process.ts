@@ -64,3 +64,34 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<{ stop
     },
   };
 }
+
+/** A txmgr process to interact with: resolves `until` once its stderr matches, then it can be signalled. */
+export function spawnTxmgr(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ['dist/client/cli.js', ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env } });
+  let stdout = '';
+  let stderr = '';
+  const listeners: Array<() => void> = [];
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const l of listeners) l();
+  });
+  const done = new Promise<CliRun>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return {
+    child,
+    done,
+    until(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${pattern} on stderr in time; saw:\n${stderr}`)), timeoutMs);
+        const check = () => {
+          if (pattern.test(stderr)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        listeners.push(check);
+        check();
+      });
+    },
+  };
+}

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { applyConfigList, exampleConfigTransactions } from '../../src/client/config';
 import { ensureDatabase } from '../../src/db/admin';
 import { eventually, useTestContext } from '../helpers/context';
-import { stackEnv, startWorkerProcess, txmgr } from './cli-process';
+import { spawnTxmgr, stackEnv, startWorkerProcess, txmgr } from './cli-process';
 
 /** The txmgr CLI as a process against the test stack: outputs and exit codes. */
 const ctx = useTestContext();
@@ -218,6 +218,38 @@ describe('deposits from the CLI', () => {
       const unknown = await txmgr(['deposit', 'approve', `${ref}-NOPE`, '--reviewer', 'olga'], env);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toBe(`NotFound: no deposit with bank reference ${ref}-NOPE — list them with: txmgr deposit list\n`);
+      // Ctrl-C while waiting says that the saga goes on; a rejection then prints the outcome.
+      const interrupted = spawnTxmgr(
+        [
+          'deposit',
+          'start',
+          '--account',
+          account,
+          '--asset',
+          'USD',
+          '--amount',
+          '30000.00',
+          '--reference',
+          `${ref}-4`,
+          '--sender',
+          'Alice A',
+        ],
+        env,
+      );
+      await interrupted.until(/waiting for compliance review/);
+      interrupted.child.kill('SIGINT');
+      const ended = await interrupted.done;
+      expect(ended.code).toBe(130);
+      expect(ended.stderr).toContain(
+        `interrupted — the saga deposit-${ref}-4 goes on in Temporal; follow it with: txmgr deposit status ${ref}-4`,
+      );
+      const reject = await txmgr(['deposit', 'reject', `${ref}-4`, '--reviewer', 'olga', '--reason', 'no documents'], env);
+      expect(reject.code).toBe(0);
+      expect(reject.stdout).toMatch(
+        new RegExp(`^deposit ${ref}-4 REJECTED: 30000\\.00 USD to account ${account} \\(.*olga.*\\)\n$`),
+      );
+      expect(reject.stdout).not.toContain('\x1b'); // no colours when not on a terminal
+
       const denied = await txmgr(
         [
           'deposit',
