@@ -13,7 +13,6 @@ import {
 } from '../../src/client/config';
 import { MAX_PAYLOAD_CHARS } from '../../src/domain/config';
 import type { DomainError } from '../../src/domain/errors';
-import { Command } from 'commander';
 import { ConfigCache } from '../../src/db/config-cache';
 import { checkConfigInvariants } from '../../src/db/queries/config';
 import { SIPHON_STATE } from '../../src/temporal/search-attributes';
