@@ -203,7 +203,9 @@ describe('deposits from the CLI', () => {
       );
       expect(waiting.code).toBe(1);
       expect(waiting.stderr).toContain(`waiting for compliance review — approve with: txmgr deposit approve ${ref}-2`);
-      expect(waiting.stderr).toContain(`Timeout: saga deposit-${ref}-2 still running after 2s`);
+      expect(waiting.stderr).toContain(
+        `Timeout: saga deposit-${ref}-2 still running after 2s, waiting for compliance review — it goes on`,
+      );
       expect(waiting.stderr).toContain(`it goes on; follow it with: txmgr deposit status ${ref}-2`);
 
       const approve = await txmgr(['deposit', 'approve', `${ref}-2`, '--reviewer', 'olga'], env);
@@ -306,6 +308,11 @@ describe('deposits from the CLI', () => {
     ];
     const noWorker = await txmgr(args(`CLI-${uid()}`, '3'), stackEnv(ctx.databaseUrl, idle));
     expect(noWorker.code).toBe(1);
+    const open = await txmgr(['account', 'open', '--owner', 'bob', '--asset', 'USD'], stackEnv(ctx.databaseUrl, idle));
+    expect(open.code).toBe(1);
+    expect(open.stderr).toBe(
+      `NoWorker: no worker polls task queue ${idle} — start one with: TEMPORAL_TASK_QUEUE=${idle} npm run worker\n`,
+    );
     expect(noWorker.stderr).toContain(
       `no worker polls task queue ${idle} — start one with: TEMPORAL_TASK_QUEUE=${idle} npm run worker`,
     );

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readBalance } from '../balances';
 import type { Balance } from '../index';
 import { handler, required } from './command';
+import { requireWorker } from './wait';
 import { printJson, printRecord } from './printer';
 
 function printBalance(b: Balance): void {
@@ -26,6 +27,7 @@ export function registerAccountCommands(program: Command): void {
   open.action(
     handler(async (ctx, out, o: { owner: string; asset: string; id?: string }) => {
       const txmgr = await ctx.txmgr();
+      await requireWorker(txmgr.temporal, ctx.taskQueue);
       const opened = await txmgr.openAccount({ owner: o.owner, asset: o.asset, accountId: o.id });
       const balance = await readBalance(txmgr.pool, opened.accountId);
       if (out.json) return printJson(balance);

@@ -13,6 +13,7 @@ import {
 } from '../config';
 import { CONFIG_AREAS, readConfigView, type ConfigArea } from '../config-view';
 import { handler, positiveInt } from './command';
+import { requireWorker } from './wait';
 import type { CliContext } from './context';
 import { badInput, failed, printJson, printLine, printRecord, printTable } from './printer';
 
@@ -70,6 +71,7 @@ function apply(config: Command): void {
           }
         }
         const siphon = await target(ctx, o.workflowId);
+        if (!o.signal) await requireWorker(siphon.client, ctx.taskQueue);
         const bar = process.stderr.isTTY
           ? new SingleBar(
               { format: 'config {bar} {value}/{total} {status}', stream: process.stderr, hideCursor: true },
@@ -215,9 +217,11 @@ function reads(config: Command): void {
         const state = await getSiphonState(await target(ctx, o.workflowId));
         const view = state ?? { state: 'not running', ...(await configPosition(await ctx.db())) };
         if (out.json) return printJson(view);
-        printRecord(
-          Object.entries(view).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : (v as string)]),
-        );
+        const { recent, ...rest } = view as { recent?: Array<{ id: string; status: string }> };
+        printRecord([
+          ...Object.entries(rest).map(([k, v]): [string, string] => [k, String(v)]),
+          ['recent', recent?.map((r) => `${r.id} ${r.status}`).join(', ')],
+        ]);
       }),
     );
 

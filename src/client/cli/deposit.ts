@@ -7,7 +7,6 @@ import { formatAmount } from '../../domain/money';
 import { DEPOSIT_STATUSES, findDepositView, listDepositViews, type DepositView } from '../deposits';
 import { depositWorkflowId } from '../index';
 import { handler, positiveInt, required } from './command';
-import type { CliContext } from './context';
 import { toCliError } from './errors';
 import { badInput, failed, printJson, printLine, printRecord, printTable } from './printer';
 import { depositWaitingFor } from './saga-view';
@@ -30,9 +29,10 @@ async function waitingFor(pool: Pool, ref: string, probe: SagaProbe): Promise<st
 }
 
 /** Follows the deposit's saga to its end, then reads the deposit as recorded. */
-async function waitForDeposit(ctx: CliContext, temporal: Client, pool: Pool, ref: string, timeout?: number) {
+async function waitForDeposit(temporal: Client, pool: Pool, ref: string, intro: string, timeout?: number) {
   const result = await waitForSaga<DepositResult>(temporal, {
     workflowId: depositWorkflowId(ref),
+    intro,
     timeoutSeconds: timeout,
     followWith: followDeposit(ref),
     waitingFor: (probe) => waitingFor(pool, ref, probe),
@@ -95,7 +95,13 @@ function start(deposit: Command): void {
           printLine(`follow it with: ${followDeposit(o.reference)}`);
           return;
         }
-        const { result, view } = await waitForDeposit(ctx, txmgr.temporal, txmgr.pool, o.reference, o.timeout);
+        const { result, view } = await waitForDeposit(
+          txmgr.temporal,
+          txmgr.pool,
+          o.reference,
+          `saga ${started.workflowId} ${started.started ? 'started' : 'was already running'}`,
+          o.timeout,
+        );
         const scale = await txmgr.assetScale(result.asset);
         const amount = formatAmount(BigInt(result.amount), scale);
         if (out.json) return printJson({ ...result, amount, amountMinor: result.amount });
@@ -222,7 +228,13 @@ function decide(deposit: Command, verdict: 'approve' | 'reject'): void {
         return;
       }
       try {
-        await waitForDeposit(ctx, txmgr.temporal, txmgr.pool, ref, o.timeout);
+        await waitForDeposit(
+          txmgr.temporal,
+          txmgr.pool,
+          ref,
+          `${verdict === 'approve' ? 'approval' : 'rejection'} sent to saga ${workflowId}`,
+          o.timeout,
+        );
       } catch (err) {
         // A rejection ends the saga with ComplianceRejected: for `reject` that is the outcome asked for.
         if (toCliError(err, ctx).type !== 'ComplianceRejected') throw err;

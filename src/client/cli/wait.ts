@@ -37,12 +37,7 @@ export async function probeSaga(client: Client, workflowId: string): Promise<Sag
     probe.failingTask = { attempt: pending.attempt ?? 0, message: await lastWorkflowTaskFailure(handle) };
     return probe;
   }
-  const queue = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: description.taskQueue, kind: proto.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-  });
-  if ((queue.pollers ?? []).length === 0) {
+  if (!(await hasPollers(client, description.taskQueue))) {
     probe.noWorker = true;
     return probe;
   }
@@ -51,6 +46,23 @@ export async function probeSaga(client: Client, workflowId: string): Promise<Sag
     .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(sagaStatusQuery))
     .catch(() => undefined);
   return probe;
+}
+
+async function hasPollers(client: Client, taskQueue: string): Promise<boolean> {
+  const queue = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue, kind: proto.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (queue.pollers ?? []).length > 0;
+}
+
+/** Before a command that can only wait for a worker (account open, config apply): refuse to hang. */
+export async function requireWorker(client: Client, taskQueue: string): Promise<void> {
+  if (!(await hasPollers(client, taskQueue))) {
+    const [what, hint] = noWorkerHint(taskQueue).split(' — ');
+    throw failed('NoWorker', what ?? '', hint);
+  }
 }
 
 export const noWorkerHint = (taskQueue: string): string =>
@@ -62,6 +74,8 @@ export interface WaitOptions {
   timeoutSeconds?: number;
   /** The command that follows the saga, e.g. `txmgr deposit status REF`. */
   followWith: string;
+  /** The first line shown, e.g. "saga deposit-X started". */
+  intro: string;
   /** Words for what the saga waits for right now. */
   waitingFor: (probe: SagaProbe) => Promise<string | undefined>;
 }
@@ -75,7 +89,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function waitForSaga<T>(client: Client, o: WaitOptions): Promise<T> {
   const handle = client.workflow.getHandle(o.workflowId);
-  note(`saga ${o.workflowId} started — follow it with: ${o.followWith}`);
+  note(`${o.intro} — follow it with: ${o.followWith}`);
   const onSigint = () => {
     note(`interrupted — the saga ${o.workflowId} goes on in Temporal; follow it with: ${o.followWith}`);
     process.exit(130);
@@ -115,7 +129,7 @@ export async function waitForSaga<T>(client: Client, o: WaitOptions): Promise<T>
       if (Date.now() > deadline) {
         throw failed(
           'Timeout',
-          `saga ${o.workflowId} still running after ${o.timeoutSeconds}s${shown ? ` (${shown})` : ''}`,
+          `saga ${o.workflowId} still running after ${o.timeoutSeconds}s${shown ? `, ${shown.split(' — ')[0]}` : ''}`,
           `it goes on; follow it with: ${o.followWith}`,
         );
       }
