@@ -252,6 +252,12 @@ describe('deposits from the CLI', () => {
       );
       expect(reject.stdout).not.toContain('\x1b'); // no colours when not on a terminal
 
+      const noSaga = await txmgr(['saga', `${ref}-NOPE`], env);
+      expect(noSaga.code).toBe(2);
+      expect(noSaga.stderr).toBe(
+        `NotFound: no saga with workflow id or bank reference ${ref}-NOPE — list deposits with: txmgr deposit list\n`,
+      );
+
       const denied = await txmgr(
         [
           'deposit',

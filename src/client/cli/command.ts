@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { CliContext } from './context';
 import { toCliError } from './errors';
-import type { Output } from './printer';
+import { EXIT, type Output } from './printer';
 
 /** Options every command understands (defined once on the program). */
 export interface GlobalOptions {
@@ -29,7 +29,9 @@ export function handler<A extends unknown[]>(
     try {
       await body(ctx, out, ...(args.slice(0, -1) as A));
     } catch (err) {
-      throw toCliError(err, ctx);
+      const e = toCliError(err, ctx);
+      if (e.exitCode !== EXIT.unreachable) e.message = await ctx.humanAmounts(e.message);
+      throw e;
     } finally {
       await ctx.close();
     }

@@ -3,6 +3,7 @@ import { NamespaceNotFoundError } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { ConfigError, loadCommonConfig, type CommonConfig } from '../../config';
 import { createPool } from '../../db/pool';
+import { formatAmount } from '../../domain/money';
 import { TxmgrClient } from '../index';
 import { badInput, unreachable } from './printer';
 import { describeDatabase, toCliError } from './errors';
@@ -104,6 +105,26 @@ export class CliContext {
   /** Where the database is, without its password, for messages. */
   get databaseWhere(): string {
     return describeDatabase(this.config.databaseUrl);
+  }
+
+  /**
+   * Rewrites minor units in a message built elsewhere ("25000 USD", from an activity or
+   * the client) into human decimals ("250.00 USD"). Needs the asset scales, so only when
+   * the database was already reached; a human amount always has its decimals, so is left alone.
+   */
+  async humanAmounts(message: string): Promise<string> {
+    if (!this.pool) return message;
+    const { rows } = await this.pool
+      .query<{ code: string; scale: number }>('SELECT code, scale FROM assets')
+      .catch(() => ({ rows: [] as Array<{ code: string; scale: number }> }));
+    let text = message;
+    for (const { code, scale } of rows) {
+      text = text.replace(
+        new RegExp(`(?<![\\d.])(\\d+) ${code}\\b`, 'g'),
+        (_m, minor: string) => `${formatAmount(BigInt(minor), scale)} ${code}`,
+      );
+    }
+    return text;
   }
 
   async close(): Promise<void> {

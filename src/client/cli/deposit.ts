@@ -40,19 +40,6 @@ async function waitForDeposit(temporal: Client, pool: Pool, ref: string, intro: 
   return { result, view: await findDepositView(pool, ref) };
 }
 
-/** Rewrites minor units in a message from the saga ("25000 USD") into human decimals ("250.00 USD"). */
-async function humanAmounts(pool: Pool, message: string): Promise<string> {
-  const { rows } = await pool.query<{ code: string; scale: number }>('SELECT code, scale FROM assets');
-  let text = message;
-  for (const { code, scale } of rows) {
-    text = text.replace(
-      new RegExp(`(?<![\\d.])(\\d+) ${code}\\b`, 'g'),
-      (_m, minor: string) => `${formatAmount(BigInt(minor), scale)} ${code}`,
-    );
-  }
-  return text;
-}
-
 function start(deposit: Command): void {
   const cmd = deposit
     .command('start')
@@ -79,14 +66,7 @@ function start(deposit: Command): void {
           bankReference: o.reference,
           senderName: o.sender,
         };
-        let started: { workflowId: string; started: boolean };
-        try {
-          started = await txmgr.startDeposit(request);
-        } catch (err) {
-          const e = toCliError(err, ctx);
-          e.message = await humanAmounts(txmgr.pool, e.message);
-          throw e;
-        }
+        const started = await txmgr.startDeposit(request);
         if (!o.wait) {
           if (out.json) return printJson({ ...started, bankReference: o.reference, followWith: followDeposit(o.reference) });
           printLine(
