@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { applyConfigList, exampleConfigTransactions } from '../../src/client/config';
-import { ensureDatabase } from '../../src/db/admin';
+import { Client as PgClient } from 'pg';
+import { dropDatabase, ensureDatabase } from '../../src/db/admin';
 import { eventually, useTestContext } from '../helpers/context';
 import { spawnTxmgr, stackEnv, startWorkerProcess, txmgr } from './cli-process';
 
@@ -69,7 +70,9 @@ describe('unreachable and unprepared services', () => {
   });
 
   test('a database without the schema says to migrate; txmgr migrate applies it; balance then needs no Temporal', async () => {
-    const url = await ensureDatabase(process.env.TXMGR_TEST_ADMIN_URL as string, `t_cli_empty_${uid()}`);
+    const adminUrl = process.env.TXMGR_TEST_ADMIN_URL as string;
+    const name = `t_cli_empty_${uid()}`;
+    const url = await ensureDatabase(adminUrl, name);
     const before = await txmgr(['balance', randomUUID()], { DATABASE_URL: url });
     expect(before.code).toBe(2);
     expect(before.stderr).toMatch(/^SchemaMissing: database .* does not have txmgr's current schema — run: txmgr migrate\n$/);
@@ -81,6 +84,17 @@ describe('unreachable and unprepared services', () => {
     const after = await txmgr(['balance', id], { DATABASE_URL: url });
     expect(after.code).toBe(2);
     expect(after.stderr).toBe(`NotFound: account ${id} does not exist\n`);
+    // A schema migrated by a newer txmgr: refused, naming what this one does not know.
+    const admin = new PgClient({ connectionString: url });
+    await admin.connect();
+    await admin.query(`INSERT INTO pgmigrations (name, run_on) VALUES ('29991231000000000_from_the_future', now())`);
+    await admin.end();
+    const newer = await txmgr(['deposit', 'list'], { DATABASE_URL: url });
+    expect(newer.code).toBe(2);
+    expect(newer.stderr).toMatch(
+      /^SchemaNewer: database .* has migrations this txmgr does not know \(29991231000000000_from_the_future\)/,
+    );
+    await dropDatabase(adminUrl, name);
   });
 });
 

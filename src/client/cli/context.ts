@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { ConfigError, loadCommonConfig, type CommonConfig } from '../../config';
+import { MIGRATIONS_DIR } from '../../db/migrate';
 import { createPool } from '../../db/pool';
 import { formatAmount } from '../../domain/money';
 import { TxmgrClient } from '../index';
@@ -55,19 +57,48 @@ export class CliContext {
     return url;
   }
 
-  /** A pool that has answered once: unreachable or schema-less databases fail here, clearly. */
-  async db(): Promise<Pool> {
+  /**
+   * A pool that has answered once: unreachable databases, and (unless `schema: false`)
+   * ones whose schema is missing, behind or ahead of this code, fail here with one line.
+   */
+  async db(o: { schema?: boolean } = {}): Promise<Pool> {
     if (this.pool) return this.pool;
     const pool = createPool({ databaseUrl: this.databaseUrl, max: 4, applicationName: 'txmgr-cli' });
     pool.options.connectionTimeoutMillis = CONNECT_TIMEOUT_MS;
     try {
       await pool.query('SELECT 1');
+      if (o.schema !== false) await this.checkSchema(pool);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw toCliError(err, this);
     }
     this.pool = pool;
     return pool;
+  }
+
+  private async checkSchema(pool: Pool): Promise<void> {
+    const known = fs
+      .readdirSync(MIGRATIONS_DIR)
+      .filter((f) => /\.(sql|js|ts)$/.test(f))
+      .map((f) => f.replace(/\.[^.]+$/, ''));
+    const { rows } = await pool.query<{ name: string }>('SELECT name FROM pgmigrations');
+    const applied = new Set(rows.map((r) => r.name));
+    const newer = [...applied].filter((name) => !known.includes(name));
+    if (newer.length > 0) {
+      throw badInput(
+        'SchemaNewer',
+        `database ${this.databaseWhere} has migrations this txmgr does not know (${newer.join(', ')})`,
+        'use the txmgr version that migrated it',
+      );
+    }
+    const pending = known.filter((name) => !applied.has(name));
+    if (pending.length > 0) {
+      throw badInput(
+        'SchemaBehind',
+        `database ${this.databaseWhere} lacks ${pending.length} of txmgr's migrations`,
+        'run: txmgr migrate',
+      );
+    }
   }
 
   async temporal(): Promise<Client> {

@@ -12,7 +12,7 @@ export function registerMigrateCommand(program: Command): void {
     .action(
       handler(async (ctx, out) => {
         const url = ctx.databaseUrl;
-        await ctx.db(); // a clear "cannot reach" before the migration library's own errors
+        await ctx.db({ schema: false }); // a clear "cannot reach" before the migration library's own errors
         let applied: string[];
         try {
           applied = await migrate(url);
