@@ -135,11 +135,11 @@ describe('txmgr CLI', () => {
   test('opens an account and reports its balance', async () => {
     const env = stackEnv(ctx.taskQueue());
     const open = await ctx.withWorker(env.TEMPORAL_TASK_QUEUE as string, () =>
-      run(['dist/client/cli.js', 'account', 'open', '--owner', 'cli-user', '--asset', 'BTC'], env),
+      run(['dist/client/cli.js', 'account', 'open', '--owner', 'cli-user', '--asset', 'BTC', '--json'], env),
     );
     expect(open.code).toBe(0);
     const account = JSON.parse(open.stdout) as { accountId: string };
-    const balance = await run(['dist/client/cli.js', 'balance', account.accountId], env);
+    const balance = await run(['dist/client/cli.js', 'balance', account.accountId, '--json'], env);
     expect(balance.code).toBe(0);
     expect(JSON.parse(balance.stdout)).toMatchObject({ asset: 'BTC', scale: 8, balanceDisplay: '0.00000000', owner: 'cli-user' });
   });

@@ -13,8 +13,6 @@ import {
 } from '../../src/client/config';
 import { MAX_PAYLOAD_CHARS } from '../../src/domain/config';
 import type { DomainError } from '../../src/domain/errors';
-import { Command } from 'commander';
-import { registerConfigCommands } from '../../src/client/cli-config';
 import { ConfigCache } from '../../src/db/config-cache';
 import { checkConfigInvariants } from '../../src/db/queries/config';
 import { SIPHON_STATE } from '../../src/temporal/search-attributes';
@@ -380,44 +378,5 @@ describe('config siphon', () => {
 
   test('the siphon workflow type is exported for clients', () => {
     expect(typeof configSiphon).toBe('function');
-  });
-
-  test('the CLI applies an example file in order with a progress bar, then shows state and history', async () => {
-    const tq = ctx.taskQueue();
-    const workflowId = `config-siphon-${uid()}`;
-    const file = path.resolve(__dirname, '..', '..', 'examples', 'config', 'markets.json');
-    const out: string[] = [];
-    const run = (...args: string[]) => {
-      // A fresh program per command: commander keeps parsed options on the instance.
-      const program = new Command('txmgr').exitOverride();
-      registerConfigCommands(program, async () => ({
-        client: ctx.temporal,
-        pool: ctx.pool,
-        taskQueue: tq,
-        close: async () => undefined,
-      }));
-      return program.parseAsync(['node', 'txmgr', 'config', ...args]);
-    };
-    const stdout = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => out.push(String(chunk)) > 0);
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      await ctx.withWorker(tq, async () => {
-        await run('apply', file, '--workflow-id', workflowId);
-        await run('state', '--workflow-id', workflowId);
-        await run('history', '--limit', '2');
-      });
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-    const text = out.join('');
-    expect(text).toMatch(/"id": "example-markets-v1",\s+"status": "applied"/);
-    expect(text).toMatch(/"id": "example-markets-halt-eth-btc",\s+"status": "applied"/);
-    expect(text).toMatch(/"state": "running"/);
-    expect(text).toMatch(/#\d+ {2}example-markets-halt-eth-btc {2}markets.status {2}applied v\d+ {2}\(cli:markets.json/);
-    const { rows } = await ctx.pool.query(`SELECT status, halt_reason FROM markets WHERE symbol = 'ETH-BTC'`);
-    expect(rows).toEqual([{ status: 'halted', halt_reason: 'listing review' }]);
   });
 });

@@ -87,3 +87,23 @@ export async function markDepositReversed(client: PoolClient, id: string, reason
     [id, reason],
   );
 }
+
+/** A deposit with its asset's scale, for people reading it (CLI status and lists). */
+export interface DepositListRow extends DepositRow {
+  scale: number;
+}
+
+/** Deposits waiting for review first, then newest first; optionally one status or one reference. */
+export async function listDeposits(
+  db: Pool | PoolClient,
+  o: { status?: DepositRow['status']; bankReference?: string; limit: number },
+): Promise<DepositListRow[]> {
+  const { rows } = await db.query<DepositListRow>(
+    `SELECT d.*, a.scale FROM deposits d JOIN assets a ON a.code = d.asset
+     WHERE ($1::text IS NULL OR d.status = $1) AND ($2::text IS NULL OR d.bank_reference = $2)
+     ORDER BY (d.status = 'IN_REVIEW') DESC, d.created_at DESC, d.bank_reference
+     LIMIT $3`,
+    [o.status ?? null, o.bankReference ?? null, o.limit],
+  );
+  return rows;
+}

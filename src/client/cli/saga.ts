@@ -1,0 +1,100 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import { findDepositView } from '../deposits';
+import { depositWorkflowId } from '../index';
+import { handler } from './command';
+import type { CliContext } from './context';
+import { toCliError } from './errors';
+import { badInput, printJson, printRecord } from './printer';
+import { depositWaitingFor, sagaWaitingFor } from './saga-view';
+import { noWorkerHint, probeSaga } from './wait';
+
+async function exists(temporal: Client, workflowId: string): Promise<boolean> {
+  try {
+    await temporal.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** A workflow id, or a deposit's bank reference (recorded, or the saga id it would have). */
+async function resolveSaga(
+  ctx: CliContext,
+  temporal: Client,
+  idOrReference: string,
+): Promise<{ workflowId: string; reference?: string }> {
+  if (await exists(temporal, idOrReference)) return { workflowId: idOrReference };
+  const view = ctx.hasDatabase ? await findDepositView(await ctx.db(), idOrReference) : undefined;
+  if (view) return { workflowId: view.workflowId, reference: idOrReference };
+  if (await exists(temporal, depositWorkflowId(idOrReference))) {
+    return { workflowId: depositWorkflowId(idOrReference), reference: idOrReference };
+  }
+  throw badInput(
+    'NotFound',
+    `no saga with workflow id or bank reference ${idOrReference}`,
+    'list deposits with: txmgr deposit list',
+  );
+}
+
+/** `txmgr saga <id|reference>`: a saga's steps, compensations and what it waits for. */
+export function registerSagaCommands(program: Command): void {
+  program
+    .command('saga <idOrReference>')
+    .description('a saga by workflow id or bank reference: status, steps done, compensations run, what it waits for')
+    .action(
+      handler(async (ctx, out, idOrReference: string) => {
+        const temporal = await ctx.temporal();
+        const { workflowId, reference } = await resolveSaga(ctx, temporal, idOrReference);
+        const description = await temporal.workflow.getHandle(workflowId).describe();
+        const probe = await probeSaga(temporal, workflowId);
+        let waitingFor: string | undefined;
+        if (probe.status === 'RUNNING') {
+          if (probe.failingTask) waitingFor = `nothing can run: its workflow task keeps failing: ${probe.failingTask.message}`;
+          else if (probe.noWorker) waitingFor = noWorkerHint(probe.taskQueue);
+          else if (probe.state && reference) {
+            const view = await findDepositView(await ctx.db(), reference);
+            waitingFor = depositWaitingFor(probe.state, reference, view?.status === 'IN_REVIEW');
+          } else if (probe.state) waitingFor = sagaWaitingFor(probe.state);
+        }
+        let failure: string | undefined;
+        if (probe.status === 'FAILED' || probe.status === 'TERMINATED' || probe.status === 'TIMED_OUT') {
+          failure = await temporal.workflow
+            .getHandle(workflowId)
+            .result()
+            .then(
+              () => undefined,
+              (err: unknown) => {
+                const e = toCliError(err, ctx);
+                return `${e.type}: ${e.message}`;
+              },
+            );
+        }
+        const state = probe.state;
+        if (out.json) {
+          return printJson({
+            workflowId,
+            workflowType: description.type,
+            status: probe.status,
+            taskQueue: probe.taskQueue,
+            saga: state ?? null,
+            waitingFor: waitingFor ?? null,
+            failure: failure ?? state?.failure ?? null,
+          });
+        }
+        printRecord([
+          ['saga', workflowId],
+          ['type', description.type],
+          ['status', state && state.status !== probe.status ? `${probe.status} (saga: ${state.status})` : probe.status],
+          ['steps done', state?.stepsDone.join(' → ') || (state ? '(none yet)' : undefined)],
+          ['compensated', state?.compensationsRun.join(' → ')],
+          ['to undo', state?.compensationsPending.join(' → ')],
+          ['waiting for', waitingFor],
+          ['failure', failure ?? state?.failure],
+          ['started', description.startTime.toISOString()],
+          ['closed', description.closeTime?.toISOString()],
+        ]);
+      }),
+    );
+}
