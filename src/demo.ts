@@ -46,9 +46,9 @@ async function main(): Promise<void> {
 
   // Ctrl-C (or SIGTERM, a closed terminal) at any moment: stop what runs, say what, exit 130.
   const abort = new AbortController();
-  let stack: Stack | undefined;
+  let stack: Stack | undefined = undefined;
   let worker: Worker | undefined;
-  let pool: Pool | undefined;
+  let pool: Pool | undefined = undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stoppingFor) {
       say(`${sig} again: exiting now; the supervisor stops what is still running`);

@@ -138,7 +138,8 @@ export interface RecordedServices {
  */
 export async function stopStackProcesses(dataDir: string, recorded: RecordedServices): Promise<string[]> {
   const stopped: string[] = [];
-  if (await stopProcess(recorded.temporal ?? { pid: 0 }, 'other')) stopped.push(`the Temporal dev server (pid ${recorded.temporal?.pid})`);
+  if (await stopProcess(recorded.temporal ?? { pid: 0 }, 'other'))
+    stopped.push(`the Temporal dev server (pid ${recorded.temporal?.pid})`);
   const pgDir = path.join(path.resolve(dataDir), 'postgres');
   for (const pg of [recorded.postgres, postmasterOf(pgDir)]) {
     if (pg && (await stopProcess(pg, 'postgres'))) stopped.push(`PostgreSQL (pid ${pg.pid})`);

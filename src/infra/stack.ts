@@ -186,7 +186,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const connection = await Connection.connect({ address: temporalAddress }).catch((err: unknown) => {
       throw new StackError(
         `cannot reach Temporal at ${temporalAddress}: ${(err as Error).message}`,
-        o.temporalAddress ? 'check TEMPORAL_ADDRESS, or unset it to use the embedded dev server' : 'see temporal.log in the data directory',
+        o.temporalAddress
+          ? 'check TEMPORAL_ADDRESS, or unset it to use the embedded dev server'
+          : 'see temporal.log in the data directory',
       );
     });
     stops.push({ what: '', stop: () => connection.close() });
