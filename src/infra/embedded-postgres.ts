@@ -78,8 +78,10 @@ function initialise(initdb: string, dataDir: string, ids: { uid?: number; gid?: 
     const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
     fs.appendFileSync(logFile, `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
     throw new StackError(
-      `PostgreSQL could not initialise its data directory ${dataDir} (initdb failed). Last lines of ${logFile}:\n${tailOf(logFile)}\n`,
-      'fix the cause above, or start clean with --reset or another --data-dir',
+      `PostgreSQL could not initialise its data directory ${dataDir} (initdb failed)`,
+      'fix the cause in its log below, or start clean with --reset or another --data-dir',
+      1,
+      `  last lines of ${logFile}:\n${tailOf(logFile)}`,
     );
   } finally {
     fs.rmSync(pwFile, { force: true });
@@ -134,8 +136,10 @@ export async function startEmbeddedPostgres(
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   const failed = (what: string) =>
     new StackError(
-      `PostgreSQL did not start: it ${what}. Last lines of ${logFile}:\n${tailOf(logFile)}\n`,
-      `fix the cause above (another PostgreSQL on this data directory, a data directory not owned by the user PostgreSQL runs as, a full disk), or start clean with --reset or another --data-dir`,
+      `PostgreSQL did not start: it ${what}`,
+      'fix the cause in its log below (another PostgreSQL on this data directory, a data directory not owned by the user PostgreSQL runs as, a full disk), or start clean with --reset or another --data-dir',
+      1,
+      `  last lines of ${logFile}:\n${tailOf(logFile)}`,
     );
   const deadline = Date.now() + 120_000;
   for (;;) {

@@ -7,6 +7,8 @@ export class StackError extends Error {
     message: string,
     readonly hint: string,
     readonly exitCode = 1,
+    /** Printed after the sentence: the last lines of a service's log. */
+    readonly details?: string,
   ) {
     super(message);
   }
@@ -29,7 +31,7 @@ function messageOf(err: unknown): string {
 
 /** One sentence for a top-level failure: the error's message and what to do. */
 export function describeFailure(err: unknown, defaultHint: string): string {
-  if (err instanceof StackError) return `${err.message} — ${err.hint}`;
+  if (err instanceof StackError) return `${err.message} — ${err.hint}${err.details ? `\n${err.details}` : ''}`;
   return `${messageOf(err)} — ${defaultHint}`;
 }
 

@@ -183,7 +183,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
     checkAbort();
 
-    const connection = await Connection.connect({ address: temporalAddress }).catch((err: unknown) => {
+    const connection = await Connection.connect({ address: temporalAddress, connectTimeout: '5s' }).catch((err: unknown) => {
       throw new StackError(
         `cannot reach Temporal at ${temporalAddress}: ${(err as Error).message}`,
         o.temporalAddress

@@ -51,8 +51,10 @@ export async function startTemporalDevServer(o: {
   for (;;) {
     if (exit)
       throw new StackError(
-        `the Temporal dev server did not start: it ${exit}. Last lines of ${o.logFile}:\n${tailOf(o.logFile)}\n`,
-        'fix the cause above (a port in use, a damaged temporal.sqlite), or start clean with --reset or another --data-dir',
+        `the Temporal dev server did not start: it ${exit}`,
+        'fix the cause in its log below (a port in use, a damaged temporal.sqlite), or start clean with --reset or another --data-dir',
+        1,
+        `  last lines of ${o.logFile}:\n${tailOf(o.logFile)}`,
       );
     if (o.stopping?.()) throw new StackError('interrupted while starting the Temporal dev server', 'nothing to do', 130);
     try {
@@ -67,8 +69,10 @@ export async function startTemporalDevServer(o: {
       if (Date.now() > deadline) {
         await stopProcess(ref, 'other');
         throw new StackError(
-          `the Temporal dev server did not answer at ${address} within 120 s. Last lines of ${o.logFile}:\n${tailOf(o.logFile)}\n`,
-          'see the log above; start clean with --reset or another --data-dir',
+          `the Temporal dev server did not answer at ${address} within 120 s`,
+          'see its log below; start clean with --reset or another --data-dir',
+          1,
+          `  last lines of ${o.logFile}:\n${tailOf(o.logFile)}`,
         );
       }
       await new Promise((r) => setTimeout(r, 200));
