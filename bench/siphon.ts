@@ -86,6 +86,7 @@ async function main(): Promise<void> {
       abort.abort();
       return;
     }
+    stoppingAll = true;
     say(`${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping ${stack.services.join(', ')} ...`);
     void stack.stop().then((stopped) => {
       say(`stopped ${stopped.join(' and ') || 'nothing'}; nothing is left running.`);
@@ -251,9 +252,15 @@ function writeReport(
   fs.writeFileSync(path.resolve(PROJECT_ROOT, 'bench', 'reports', 'siphon.md'), lines.join('\n'));
 }
 
+/** Set once a signal handler is stopping a started stack; it owns the exit from then on. */
+let stoppingAll = false;
+
 main().then(
-  () => process.exit(0),
+  () => {
+    if (!stoppingAll) process.exit(0);
+  },
   (err: unknown) => {
+    if (stoppingAll) return;
     if (exitCodeOf(err) === 130) {
       process.stdout.write('stopped what had started; nothing is left running.\n');
       process.exit(130);

@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     void stopAll(stack).then(() => process.exit(130));
   };
   const stopAll = async (s: Stack) => {
+    stoppingAll = true;
     say(`${stoppingFor}: stopping ${worker ? 'the worker, ' : ''}${s.services.join(', ')} ...`);
     if (worker && worker.getState() === 'RUNNING') {
       worker.shutdown();
@@ -210,6 +211,7 @@ async function main(): Promise<void> {
 
 /** Set by the first signal; from then on the signal handler owns the exit. */
 let stoppingFor: string | undefined;
+let stoppingAll = false;
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -226,8 +228,8 @@ main().then(
     if (!stoppingFor) process.exit(process.exitCode ?? 0);
   },
   (err: unknown) => {
-    if (stoppingFor && exitCodeOf(err) !== 130) return; // the signal handler is stopping everything
-    if (exitCodeOf(err) === 130) {
+    if (stoppingAll) return; // the signal handler is stopping everything and exits
+    if (stoppingFor || exitCodeOf(err) === 130) {
       say('stopped what had started; nothing is left running.');
       process.exit(130);
     }
