@@ -255,6 +255,15 @@ function writeReport(
 /** Set once a signal handler is stopping a started stack; it owns the exit from then on. */
 let stoppingAll = false;
 
+// While stopping, calls still in flight fail as their connections close: expected, not news.
+process.on('uncaughtException', (err) => {
+  if (stoppingAll) return;
+  process.stderr.write(
+    `bench:siphon: ${describeFailure(err, 'this is a bug in the bench; run it again with LOG_LEVEL=debug')}\n`,
+  );
+  process.exit(1);
+});
+
 main().then(
   () => {
     if (!stoppingAll) process.exit(0);

@@ -223,6 +223,16 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promi
   }
 }
 
+// While stopping, calls still in flight fail as their connections close: expected, not news.
+// Otherwise an error nobody caught is still reported as a sentence (the supervisor stops the stack).
+const onStray = (err: unknown) => {
+  if (stoppingFor) return;
+  process.stderr.write(`txmgr demo: ${describeFailure(err, 'this is a bug in the demo; run it again with LOG_LEVEL=debug')}\n`);
+  process.exit(1);
+};
+process.on('uncaughtException', onStray);
+process.on('unhandledRejection', onStray);
+
 main().then(
   () => {
     if (!stoppingFor) process.exit(process.exitCode ?? 0);

@@ -202,6 +202,18 @@ describe('nothing is left running however a run ends', () => {
     expect(readLock(dir)).toBeUndefined();
   });
 
+  test('Ctrl-C while the demo runs its deposits stops the worker and the stack, without a stack trace', async () => {
+    const dir = dataDir('demo-run');
+    const p = start('demo', ['--data-dir', dir]);
+    await p.waitFor(/1\. ordinary deposit/);
+    p.child.kill('SIGINT');
+    expect(await p.exited).toBe(130);
+    expect(p.out()).toMatch(/Ctrl-C: stopping the worker, PostgreSQL \(pid \d+.*the Temporal dev server/);
+    expect(p.out()).toContain(`nothing is left running. Data kept in ${dir}.`);
+    expect(p.err()).toBe('');
+    await expectNothingRunning(dir);
+  });
+
   test('the bench entry point: SIGKILL during start-up leaves nothing behind, the next run starts', async () => {
     const dir = dataDir('bench');
     const first = start('bench', ['--stack-only', '--data-dir', dir]);
