@@ -252,6 +252,20 @@ describe('every failure is a sentence', () => {
     }
   });
 
+  test('a dev server that cannot start: which service, why, the last lines of its log; PostgreSQL stopped again', async () => {
+    const dir = dataDir('bad-sqlite');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'temporal.sqlite'), 'this is not a database '.repeat(1000));
+    const failed = await run('demo', ['--stack-only', '--data-dir', dir]);
+    expect(failed.code).toBe(1);
+    expect(failed.err).toMatch(
+      /^txmgr demo: the Temporal dev server did not start: it exited with code \d+ — fix the cause in its log below .*--reset or another --data-dir\n {2}last lines of .*temporal\.log:\n/,
+    );
+    expect(failed.err).toContain('file is not a database');
+    expectSentence(failed.err);
+    await expectNothingRunning(dir);
+  });
+
   test('an unreachable external Temporal and a bad variable: one sentence each, exit 1 and 2', async () => {
     const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: 'postgres://u:p@127.0.0.1:1/x' };
     const unreachable = await new Promise<{ code: number | null; err: string }>((resolve) => {
