@@ -4,6 +4,7 @@ const { builtinModules } = require('node:module');
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 const globals = require('globals');
+const jestPlugin = require('eslint-plugin-jest');
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
@@ -91,6 +92,27 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // Tests: no focused, disabled or todo tests, every expect awaited or asserted.
+    files: ['test/**/*.ts'],
+    ...jestPlugin.configs['flat/recommended'],
+    rules: {
+      ...jestPlugin.configs['flat/recommended'].rules,
+      'jest/no-focused-tests': 'error',
+      'jest/no-disabled-tests': 'error',
+      'jest/no-commented-out-tests': 'error',
+      'jest/valid-expect': 'error',
+      'jest/valid-title': 'error',
+      'jest/no-identical-title': 'error',
+      'jest/no-test-prefixes': 'error',
+      'jest/prefer-todo': 'off',
+      // Invariant checks after each test are a deliberate pattern here (see useTestContext).
+      'jest/no-standalone-expect': ['error', { additionalTestBlockFunctions: ['afterEach'] }],
+      // Property tests and per-row checks assert inside branches and loops on purpose.
+      'jest/no-conditional-expect': 'off',
+      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*', '**.expect*', 'eventually'] }],
     },
   },
 );

@@ -6,7 +6,8 @@
  *   signals  — C clients signal N transactions while a worker applies them;
  *   updates  — C clients each apply transactions one by one with the update (submit → applied).
  * Writes bench/reports/siphon.md. Sizes: BENCH_SIPHON_N (default 1000), BENCH_SIPHON_UPDATES
- * (default 300), BENCH_SIPHON_CLIENTS (default 8).
+ * (default 300), BENCH_SIPHON_CLIENTS (default 8). `--data-dir DIR` chooses where its stack keeps data
+ * (default .data/bench); one bench per data directory.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,11 +17,12 @@ import { randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { applyConfig, submitConfig, type SiphonTarget } from '../src/client/config';
-import { loadCommonConfig } from '../src/config';
+import { ConfigError, loadCommonConfig } from '../src/config';
 import { checkInvariants } from '../src/db/invariants';
 import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
-import { PROJECT_ROOT, startStack } from '../src/infra/stack';
+import { PROJECT_ROOT, startStack, type Stack } from '../src/infra/stack';
+import { describeFailure, exitCodeOf } from '../src/infra/stack-error';
 import { createLogger } from '../src/logger';
 import { installRuntime } from '../src/temporal/runtime';
 import { createWorker } from '../src/worker-factory';
@@ -72,14 +74,48 @@ async function main(): Promise<void> {
   installRuntime(logger);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`bench:siphon — starting the stack (N=${N}, updates=${UPDATES}, clients=${CLIENTS}) ...`);
-  const stack = await startStack({
+  const abort = new AbortController();
+  let stack: Stack | undefined = undefined;
+  let stopping = false;
+  // Ctrl-C at any moment: stop what runs and say what; a second one exits at once (the supervisor cleans up).
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    if (!stack) {
+      say(`${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping what has started so far ...`);
+      abort.abort();
+      return;
+    }
+    stoppingAll = true;
+    say(`${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping ${stack.services.join(', ')} ...`);
+    void stack.stop().then((stopped) => {
+      say(`stopped ${stopped.join(' and ') || 'nothing'}; nothing is left running.`);
+      process.exit(130);
+    });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  const dirArg = process.argv[process.argv.indexOf('--data-dir') + 1];
+  const dataDir =
+    process.argv.includes('--data-dir') && dirArg
+      ? path.resolve(process.env.INIT_CWD ?? process.cwd(), dirArg)
+      : path.resolve(PROJECT_ROOT, config.dataDir, 'bench');
+  stack = await startStack({
     logger,
-    dataDir: path.resolve(PROJECT_ROOT, config.dataDir, 'bench'),
+    dataDir,
+    say: (line) => say(`  ${line}`),
+    signal: abort.signal,
     namespace: config.namespace,
     databaseName: `txmgr_bench_${Date.now().toString(36)}`,
     temporalAddress: config.temporalAddress,
     databaseUrl: config.databaseUrl,
   });
+  if (process.argv.includes('--stack-only')) {
+    // For the process tests: the start-up, lock and error handling without the measurements.
+    say(`stack ready: ${stack.services.join(', ')}`);
+    await stack.stop();
+    return;
+  }
+  const started = stack;
   const pool = createPool({ databaseUrl: stack.databaseUrl, max: 20 });
   const results: Array<{ name: string; n: number; seconds: number; rate: number; detail: string; order: string }> = [];
   try {
@@ -178,8 +214,10 @@ async function main(): Promise<void> {
     writeReport(results, violations);
     say(`report written to bench/reports/siphon.md`);
   } finally {
-    await pool.end();
-    await stack.stop();
+    if (!stopping) {
+      await pool.end();
+      await started.stop();
+    }
   }
 }
 
@@ -214,7 +252,31 @@ function writeReport(
   fs.writeFileSync(path.resolve(PROJECT_ROOT, 'bench', 'reports', 'siphon.md'), lines.join('\n'));
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
+/** Set once a signal handler is stopping a started stack; it owns the exit from then on. */
+let stoppingAll = false;
+
+// While stopping, calls still in flight fail as their connections close: expected, not news.
+process.on('uncaughtException', (err) => {
+  if (stoppingAll) return;
+  process.stderr.write(
+    `bench:siphon: ${describeFailure(err, 'this is a bug in the bench; run it again with LOG_LEVEL=debug')}\n`,
+  );
   process.exit(1);
 });
+
+main().then(
+  () => {
+    if (!stoppingAll) process.exit(0);
+  },
+  (err: unknown) => {
+    if (stoppingAll) return;
+    if (exitCodeOf(err) === 130) {
+      process.stdout.write('stopped what had started; nothing is left running.\n');
+      process.exit(130);
+    }
+    process.stderr.write(
+      `bench:siphon: ${describeFailure(err, 'run it again with LOG_LEVEL=debug for details, or give it another directory with --data-dir DIR')}\n`,
+    );
+    process.exit(err instanceof ConfigError ? 2 : exitCodeOf(err));
+  },
+);

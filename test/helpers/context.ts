@@ -8,8 +8,9 @@ import { dropDatabase, ensureDatabase } from '../../src/db/admin';
 import { checkInvariants } from '../../src/db/invariants';
 import { migrate } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
-import { createLogger, type Logger } from '../../src/logger';
+import type { Logger } from '../../src/logger';
 import { installRuntime } from '../../src/temporal/runtime';
+import { createTestLogger } from './log-buffer';
 import { bundleWorkflows, createWorker, type WorkerOptions } from '../../src/worker-factory';
 
 /** Everything a test file needs on the real stack: its own database, Temporal, a bundle. */
@@ -50,7 +51,8 @@ export function useTestContext(options: { workflowsPath?: string; invariantsAfte
     const adminUrl = required('TXMGR_TEST_ADMIN_URL');
     const address = required('TXMGR_TEST_TEMPORAL_ADDRESS');
     const namespace = process.env.TXMGR_TEST_NAMESPACE ?? 'default';
-    const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'txmgr-test');
+    // Into the file's log buffer: printed only for a failed test (test/helpers/environment.js).
+    const logger = createTestLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
     installRuntime(logger);
     const databaseUrl = await ensureDatabase(adminUrl, databaseName);
     await migrate(databaseUrl);
@@ -116,12 +118,24 @@ function required(name: string): string {
   return value;
 }
 
-/** Polls until `check` holds, for states reached asynchronously (a saga waiting for review). */
+/**
+ * Polls until `check` holds, for states reached asynchronously (a saga waiting for
+ * review). On timeout it throws the last error `check` threw, so a failure says why.
+ */
 export async function eventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    try {
+      if (await check()) return;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      if (lastError !== undefined) throw lastError;
+      throw new Error(`condition not reached in ${timeoutMs} ms (it kept answering false)`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
