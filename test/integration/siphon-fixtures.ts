@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { ConfigTransactionInput, SiphonTarget } from '../../src/client/config';
 import type { ConfigSiphonInput } from '../../src/workflows';
+import { formatAmount } from '../../src/domain/money';
 import { eventually } from '../helpers/context';
 
 /** A siphon of its own per test: tests share one Temporal namespace. */
@@ -10,9 +11,18 @@ export function siphonTarget(client: Client, taskQueue: string, siphonInput?: Co
   return { client, taskQueue, workflowId: `config-siphon-${randomUUID().slice(0, 8)}`, siphonInput };
 }
 
-/** A valid transaction whose effect is easy to read back: the USD review threshold. */
+/** The seeded assets' scales (migrations/…_ledger.sql). */
+export const SCALES: Record<string, number> = { USD: 2, EUR: 2, BTC: 8, ETH: 18 };
+
+/** Minor units as the human decimal a config file carries ("105" USD → "1.05"). */
+export const human = (minor: number | string, asset: string): string => formatAmount(BigInt(minor), SCALES[asset]!);
+
+/**
+ * A valid transaction whose effect is easy to read back: the review threshold, given in minor
+ * units (what compliance_settings stores) and written to the payload as a human amount.
+ */
 export function thresholdTx(id: string, threshold: number | string, asset = 'USD'): ConfigTransactionInput {
-  return { id, kind: 'compliance.thresholds', payload: { thresholds: [{ asset, reviewThreshold: String(threshold) }] } };
+  return { id, kind: 'compliance.thresholds', payload: { thresholds: [{ asset, reviewThreshold: human(threshold, asset) }] } };
 }
 
 /** Valid by schema, refused by the current config: no such market. */
@@ -31,10 +41,10 @@ export function marketTx(id: string, symbol = 'BTC-USD'): ConfigTransactionInput
           symbol,
           baseAsset,
           quoteAsset,
-          tickSize: '1',
-          lotSize: '1000',
-          minQuantity: '1000',
-          maxQuantity: '1000000000',
+          tickSize: human(1, quoteAsset!),
+          lotSize: human(1000, baseAsset!),
+          minQuantity: human(1000, baseAsset!),
+          maxQuantity: human(1_000_000_000, baseAsset!),
           priceBandBps: 500,
           makerFeeBps: 10,
           takerFeeBps: 20,

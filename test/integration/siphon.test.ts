@@ -11,7 +11,7 @@ import {
   shutdownSiphon,
   submitConfig,
 } from '../../src/client/config';
-import { MAX_PAYLOAD_CHARS } from '../../src/domain/config';
+import { MAX_PAYLOAD_BYTES } from '../../src/domain/config';
 import type { DomainError } from '../../src/domain/errors';
 import { Command } from 'commander';
 import { registerConfigCommands } from '../../src/client/cli-config';
@@ -193,7 +193,7 @@ describe('config siphon', () => {
       await handle.signal(submitConfigSignal, {
         id: `${p}-big`,
         kind: 'compliance.denyList',
-        payload: { add: [{ name: 'x', reason: 'y'.repeat(MAX_PAYLOAD_CHARS) }] },
+        payload: { add: [{ name: 'x', reason: 'y'.repeat(MAX_PAYLOAD_BYTES) }] },
       });
       const ok = await applyConfig(target, thresholdTx(`${p}-ok2`, 12));
       expect(ok.status).toBe('applied');
@@ -208,7 +208,7 @@ describe('config siphon', () => {
     ]);
     expect(rows[0]!.error).toMatch(/kind: unknown kind "nope"/);
     expect(rows[1]!.error).toMatch(/payload\.thresholds\.0\.reviewThreshold/);
-    expect(rows[2]!.error).toMatch(/payload: \d+ characters of JSON, more than the 65536 allowed/);
+    expect(rows[2]!.error).toMatch(/payload: \d+ bytes of JSON, more than the 65536 allowed/);
     const { rows: nullOne } = await ctx.pool.query(
       `SELECT status, error FROM config_transactions WHERE id LIKE 'invalid-signal-%' AND workflow_id = $1`,
       [target.workflowId],
@@ -251,7 +251,7 @@ describe('config siphon', () => {
           kind: 'compliance.denyList',
           payload: { add: Array.from({ length: 700 }, (_, i) => ({ name: `n${i}`, reason: 'r'.repeat(100) })) },
         },
-        /payload: \d+ characters of JSON, more than the 65536 allowed/,
+        /payload: \d+ bytes of JSON, more than the 65536 allowed/,
       ],
       [
         'a number where a string belongs',
@@ -413,10 +413,10 @@ describe('config siphon', () => {
       stderr.mockRestore();
     }
     const text = out.join('');
-    expect(text).toMatch(/"id": "example-markets-v1",\s+"status": "applied"/);
-    expect(text).toMatch(/"id": "example-markets-halt-eth-btc",\s+"status": "applied"/);
+    expect(text).toMatch(/"id": "example-markets-v2",\s+"status": "applied"/);
+    expect(text).toMatch(/"id": "example-markets-halt-eth-btc-v2",\s+"status": "applied"/);
     expect(text).toMatch(/"state": "running"/);
-    expect(text).toMatch(/#\d+ {2}example-markets-halt-eth-btc {2}markets.status {2}applied v\d+ {2}\(cli:markets.json/);
+    expect(text).toMatch(/#\d+ {2}example-markets-halt-eth-btc-v2 {2}markets.status {2}applied v\d+ {2}\(cli:markets.json/);
     const { rows } = await ctx.pool.query(`SELECT status, halt_reason FROM markets WHERE symbol = 'ETH-BTC'`);
     expect(rows).toEqual([{ status: 'halted', halt_reason: 'listing review' }]);
   });
