@@ -53,7 +53,9 @@ function permanentReason(err: unknown): string | undefined {
   if (err instanceof DomainError) return cleanReason(err.message);
   const c = sqlClass(err);
   if (err instanceof DbError && (c === '22' || c === '23'))
-    return cleanReason(`database refused the change (${err.kind}${err.constraint ? ` on ${err.constraint}` : ''}): ${err.message}`);
+    return cleanReason(
+      `database refused the change (${err.kind}${err.constraint ? ` on ${err.constraint}` : ''}): ${err.message}`,
+    );
   return undefined;
 }
 
@@ -263,7 +265,10 @@ export function createConfigActivities(deps: ActivityDeps) {
         // above, so what is left is transient, and a non-retryable failure would end the siphon.
         scope.logger.warn({ err, done: outcomes.length, of: entries.length }, 'applyConfigBatch failed; Temporal retries it');
         const e = err as Error | undefined;
-        throw ApplicationFailure.retryable(cleanReason(`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`), 'ConfigApplyRetry');
+        throw ApplicationFailure.retryable(
+          cleanReason(`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`),
+          'ConfigApplyRetry',
+        );
       }
     },
 

@@ -135,7 +135,8 @@ export async function applyConfig(
       if (err instanceof DomainError) throw err;
       if (!isTransientRefusal(err) || Date.now() > deadline) {
         // Before saying no for good, ask the system of record: an attempt may have landed.
-        const landed = isTransientRefusal(err) && target.pool ? await settledOutcome(target.pool, request.id, updateId) : undefined;
+        const landed =
+          isTransientRefusal(err) && target.pool ? await settledOutcome(target.pool, request.id, updateId) : undefined;
         if (landed) return landed;
         throw unwrapRejection(err);
       }
@@ -158,7 +159,8 @@ async function settledOutcome(pool: Pool, id: string, updateId: string): Promise
     const duplicate = row.ticket !== `update:${updateId}`;
     if (row.status === 'applied')
       return { id, status: 'applied', sequence: row.sequence, configVersion: row.config_version!, duplicate };
-    if (row.status === 'failed') return { id, status: 'failed', sequence: row.sequence, reason: row.error ?? 'failed', duplicate };
+    if (row.status === 'failed')
+      return { id, status: 'failed', sequence: row.sequence, reason: row.error ?? 'failed', duplicate };
     if (Date.now() > until) return undefined;
     await sleep(250);
   }
@@ -219,7 +221,10 @@ export function configConflicts(
   pool: Pool,
   options: { transactionId?: string; limit?: number } = {},
 ): Promise<ConfigConflictRow[]> {
-  return listConfigConflicts(pool, { limit: Math.min(Math.max(options.limit ?? 20, 1), 10_000), transactionId: options.transactionId });
+  return listConfigConflicts(pool, {
+    limit: Math.min(Math.max(options.limit ?? 20, 1), 10_000),
+    transactionId: options.transactionId,
+  });
 }
 
 /** Current config version and last sequence, straight from PostgreSQL. */

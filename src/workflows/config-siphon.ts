@@ -13,7 +13,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { cleanReason, jsonBytes, parseConfigTransaction, type ConfigOutcome, type QueuedConfigTransaction } from '../domain/config';
+import {
+  cleanReason,
+  jsonBytes,
+  parseConfigTransaction,
+  type ConfigOutcome,
+  type QueuedConfigTransaction,
+} from '../domain/config';
 import { SiphonStateMachine } from '../domain/siphon-state';
 import { SIPHON_STATE } from '../temporal/search-attributes';
 import { entryFromSignal, entryFromUpdate, takeBatch } from './config-siphon-intake';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { ConfigTransactionInput, SiphonTarget } from '../../src/client/config';
 import type { ConfigSiphonInput } from '../../src/workflows';
@@ -88,4 +88,36 @@ export async function settled(pool: Pool, ids: string[], timeoutMs = 90_000): Pr
 export function expectContiguous(rows: TxRow[]): void {
   const first = rows[0]?.sequence ?? 0;
   expect(rows.map((r) => r.sequence)).toEqual(rows.map((_, i) => first + i));
+}
+
+/**
+ * Holds the config_state row lock from a connection of the test's own, so the
+ * worker's apply blocks inside its database transaction.
+ */
+export async function holdConfigLock(pool: Pool): Promise<PoolClient> {
+  const lock = await pool.connect();
+  await lock.query('BEGIN');
+  await lock.query('SELECT 1 FROM config_state FOR UPDATE');
+  return lock;
+}
+
+export async function releaseLock(lock: PoolClient): Promise<void> {
+  await lock.query('ROLLBACK');
+  lock.release();
+}
+
+/** The backend of an apply that waits for our lock, with a statement started after `since` (database clock). */
+export async function blockedApplyBackend(pool: Pool, since?: string): Promise<number> {
+  let pid: number | undefined;
+  await eventually(async () => {
+    const { rows } = await pool.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+         AND query ILIKE '%config_state%FOR UPDATE%' AND ($1::timestamptz IS NULL OR query_start > $1)`,
+      [since ?? null],
+    );
+    pid = rows[0]?.pid;
+    return pid !== undefined;
+  }, 60_000);
+  return pid!;
 }

