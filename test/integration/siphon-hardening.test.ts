@@ -90,8 +90,8 @@ describe('config siphon hardening (issue 12 items 9–13, issue 14 item 1)', () 
     const p = uid();
     // Entries of 500 CJK characters. 110 of them: under 64 Ki characters of JSON, but 169 kB.
     const big = Array.from({ length: 16 }, (_, i) => `${p}-big-${String(i).padStart(2, '0')}`);
-    // 40 of them: 62 kB each, 1.2 MB for the 20 — more than a run may carry.
-    const near = Array.from({ length: 20 }, (_, i) => `${p}-near-${String(i).padStart(2, '0')}`);
+    // 40 of them: 62 kB each (21,600 characters); 2.5 MB for the 40 — counted in characters they "fit" in 1 Mi.
+    const near = Array.from({ length: 40 }, (_, i) => `${p}-near-${String(i).padStart(2, '0')}`);
     const deny = (id: string, entries: number) => ({
       id,
       kind: 'compliance.denyList',

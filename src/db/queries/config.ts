@@ -87,7 +87,8 @@ export async function insertPendingConfigTransaction(
     ticket: string;
     workflowId?: string;
     runId?: string;
-    amountFormat: 'human' | 'minor';
+    /** Rows without it are minor units (what every row written before human amounts is). */
+    amountFormat?: 'human' | 'minor';
   },
 ): Promise<ConfigTransactionRow> {
   const { rows } = await tx.query<ConfigTransactionRow>(
@@ -104,7 +105,7 @@ export async function insertPendingConfigTransaction(
       t.ticket,
       t.workflowId ?? null,
       t.runId ?? null,
-      t.amountFormat,
+      t.amountFormat ?? 'minor',
     ],
   );
   return rows[0]!;
