@@ -69,13 +69,15 @@ function storablePayload(item: QueuedConfigTransaction): unknown {
   }
 }
 
+const AMOUNT_KINDS = new Set(['markets.upsert', 'compliance.thresholds', 'withdrawals.rules', 'campaigns.defaults']);
 const formatOf = (entry: QueuedConfigTransaction): 'human' | 'minor' => entry.amounts ?? 'minor';
 
 /** What makes a second submission of an id differ from the recorded one; empty when it is the same transaction. */
 function differences(row: ConfigTransactionRow, entry: QueuedConfigTransaction): string[] {
   const found: string[] = [];
   if (row.kind !== entry.kind) found.push(`kind: ${JSON.stringify(cleanReason(entry.kind, 80))} now, "${row.kind}" before`);
-  if (row.amount_format !== formatOf(entry))
+  // Only kinds with amounts: a deny-list change means the same whatever the era that recorded it.
+  if (AMOUNT_KINDS.has(row.kind) && row.amount_format !== formatOf(entry))
     found.push(`amounts: written as ${formatOf(entry)} now, as ${row.amount_format} units before`);
   found.push(...jsonDifferences(row.payload, storablePayload(entry)));
   return found;
