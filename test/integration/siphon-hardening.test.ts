@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   applyConfig,
+  applyConfigList,
+  exampleConfigTransactions,
   configConflicts,
   getSiphonState,
   prepareConfigTransaction,
@@ -47,7 +49,7 @@ describe('config siphon hardening (issue 12 items 9–13, issue 14 item 1)', () 
           kind: 'compliance.thresholds',
           payload,
           ['k'.repeat(1_200_000)]: n,
-        } as never);
+        });
       const ok = await applyConfig(target, thresholdTx(`${p}-ok2`, 12), { retryForMs: 60_000 });
       expect(ok).toMatchObject({ status: 'applied', duplicate: false });
       expect((await handle.describe()).status.name).toBe('RUNNING');
@@ -99,7 +101,7 @@ describe('config siphon hardening (issue 12 items 9–13, issue 14 item 1)', () 
     });
     const first = await submitConfig(target, thresholdTx(`${p}-first`, 1));
     const handle = ctx.temporal.workflow.getHandle(target.workflowId!);
-    for (const id of big) await handle.signal(submitConfigSignal, { ...deny(id, 110), source: 'test' } as never);
+    for (const id of big) await handle.signal(submitConfigSignal, { ...deny(id, 110), source: 'test' });
     for (const id of near) await submitConfig(target, deny(id, 40));
     const rows = await ctx.withWorker(tq, () => settled(ctx.pool, [`${p}-first`, ...big, ...near], 180_000));
     expect(
@@ -258,5 +260,34 @@ describe('config siphon hardening (issue 12 items 9–13, issue 14 item 1)', () 
       expect(ok.status).toBe('applied');
     });
     expect(await usdThreshold()).toBe('500000');
+  });
+
+  test('the example files, in human amounts, land as the minor units they always meant; applied again, all duplicates', async () => {
+    const tq = ctx.taskQueue();
+    const target = siphonTarget(ctx.temporal, tq);
+    const examples = exampleConfigTransactions();
+    const [first, again] = await ctx.withWorker(tq, async () => [
+      await applyConfigList(target, examples),
+      await applyConfigList(target, examples),
+    ]);
+    expect(first.map((o) => o.status)).toEqual(examples.map(() => 'applied'));
+    expect(again.every((o) => o.status === 'applied' && o.duplicate)).toBe(true);
+    const one = async (sql: string) => (await ctx.pool.query(sql)).rows[0];
+    expect(await one(`SELECT tick_size, lot_size, max_quantity FROM markets WHERE symbol = 'BTC-USD'`)).toEqual({
+      tick_size: '1',
+      lot_size: '10000',
+      max_quantity: '10000000000',
+    });
+    expect(await one(`SELECT review_threshold FROM compliance_settings WHERE asset = 'ETH'`)).toEqual({
+      review_threshold: '10000000000000000000',
+    });
+    expect(await one(`SELECT minimum, network_fee FROM withdrawal_rules WHERE asset = 'BTC'`)).toEqual({
+      minimum: '10000',
+      network_fee: '5000',
+    });
+    expect(await one(`SELECT max_budget, max_reward_per_user FROM campaign_defaults`)).toEqual({
+      max_budget: '10000000',
+      max_reward_per_user: '5000',
+    });
   });
 });
