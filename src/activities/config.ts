@@ -1,126 +1,86 @@
-import type { PoolClient } from 'pg';
+import { ApplicationFailure } from '@temporalio/activity';
 import {
+  cleanReason,
+  jsonDifferences,
   parseConfigTransaction,
   type ConfigOutcome,
-  type ConfigPayload,
-  type ConfigTransaction,
   type QueuedConfigTransaction,
 } from '../domain/config';
 import { DomainError } from '../domain/errors';
 import { ConfigCache } from '../db/config-cache';
 import { DbError } from '../db/errors';
-import { findAssetScale } from '../db/queries/assets';
 import {
-  addDenyListEntry,
   bumpConfigVersion,
   findConfigTransaction,
-  findMarket,
   insertConfigChange,
+  insertConfigConflict,
   insertPendingConfigTransaction,
   lockConfigState,
   markConfigTransactionApplied,
   markConfigTransactionFailed,
   notifyConfigChange,
   readConfigState,
-  removeDenyListEntry,
   setLastSequence,
-  setMarketStatus,
-  upsertCampaignDefaults,
-  upsertComplianceThreshold,
-  upsertMarket,
-  upsertWithdrawalRule,
   type ConfigTransactionRow,
 } from '../db/queries/config';
 import { withTransaction } from '../db/transaction';
-import { currentScope, toActivityError, transactional, type ActivityScope } from './boundary';
+import { applyChange } from './config-changes';
+import { currentScope, transactional, type ActivityScope } from './boundary';
 import type { ActivityDeps } from './deps';
 
-const rejected = (message: string) => new DomainError('ConfigRejected', message);
-
-/** Stored payloads of bad signals are capped; the reason says what was wrong. */
-const MAX_STORED_PAYLOAD_CHARS = 64 * 1024;
+/** Stored payloads of bad signals are capped (UTF-8 bytes); the reason says what was wrong. */
+const MAX_STORED_PAYLOAD_BYTES = 64 * 1024;
 
 function outcomeOf(row: ConfigTransactionRow, ticket: string): ConfigOutcome {
   // Same ticket: this entry's own earlier attempt committed and its result was lost.
   const duplicate = row.ticket !== ticket;
   if (row.status === 'applied')
     return { id: row.id, status: 'applied', sequence: row.sequence, configVersion: row.config_version!, duplicate };
-  return { id: row.id, status: 'failed', sequence: row.sequence, reason: row.error ?? 'failed', duplicate };
+  return { id: row.id, status: 'failed', sequence: row.sequence, reason: cleanReason(row.error ?? 'failed'), duplicate };
 }
 
-async function assetMustExist(tx: PoolClient, asset: string, field: string): Promise<void> {
-  if ((await findAssetScale(tx, asset)) === undefined) throw rejected(`${field}: unknown asset "${asset}"`);
-}
+const sqlClass = (err: unknown): string | undefined => (err instanceof DbError ? err.sqlstate?.slice(0, 2) : undefined);
+
+/** PostgreSQL cannot store the entry as given (class 22: a NUL character, a time it cannot represent). */
+const unstorable = (err: unknown): boolean => sqlClass(err) === '22';
 
 /**
- * Checks one transaction against the current config, then writes its rows. Throws
- * ConfigRejected when the change makes no sense now (halting an unknown market).
- * Returns a one-line summary for the change log.
+ * Permanent reasons to fail a transaction while applying it: a business rule said no, or the
+ * data broke a rule of the database (classes 22, 23). Anything else — a cancelled statement
+ * (57014), a lost connection — is transient and retried, whatever the error table says.
  */
-async function applyChange(tx: PoolClient, t: ConfigTransaction, version: number): Promise<string> {
-  switch (t.kind) {
-    case 'markets.upsert': {
-      const p = t.payload as ConfigPayload<'markets.upsert'>;
-      for (const [i, m] of p.markets.entries()) {
-        await assetMustExist(tx, m.baseAsset, `payload.markets.${i}.baseAsset`);
-        await assetMustExist(tx, m.quoteAsset, `payload.markets.${i}.quoteAsset`);
-        await upsertMarket(tx, m, version);
-      }
-      return `markets ${p.markets.map((m) => m.symbol).join(', ')}`;
-    }
-    case 'markets.status': {
-      const p = t.payload as ConfigPayload<'markets.status'>;
-      const market = await findMarket(tx, p.symbol);
-      if (!market) throw rejected(`payload.symbol: market ${p.symbol} does not exist, so it cannot be set ${p.status}`);
-      await setMarketStatus(tx, p.symbol, p.status, p.status === 'halted' ? (p.reason ?? 'halted by config') : null, version);
-      return `market ${p.symbol} ${p.status}`;
-    }
-    case 'compliance.thresholds': {
-      const p = t.payload as ConfigPayload<'compliance.thresholds'>;
-      for (const [i, th] of p.thresholds.entries()) {
-        await assetMustExist(tx, th.asset, `payload.thresholds.${i}.asset`);
-        await upsertComplianceThreshold(tx, th, version);
-      }
-      return `review thresholds for ${p.thresholds.map((th) => th.asset).join(', ')}`;
-    }
-    case 'compliance.denyList': {
-      const p = t.payload as ConfigPayload<'compliance.denyList'>;
-      for (const e of p.add) await addDenyListEntry(tx, e, version);
-      for (const name of p.remove) await removeDenyListEntry(tx, name);
-      return `deny list +${p.add.length} -${p.remove.length}`;
-    }
-    case 'withdrawals.rules': {
-      const p = t.payload as ConfigPayload<'withdrawals.rules'>;
-      for (const [i, r] of p.rules.entries()) {
-        await assetMustExist(tx, r.asset, `payload.rules.${i}.asset`);
-        await upsertWithdrawalRule(tx, r, version);
-      }
-      return `withdrawal rules for ${p.rules.map((r) => r.asset).join(', ')}`;
-    }
-    case 'campaigns.defaults': {
-      const p = t.payload as ConfigPayload<'campaigns.defaults'>;
-      await assetMustExist(tx, p.budgetAsset, 'payload.budgetAsset');
-      await upsertCampaignDefaults(tx, p, version);
-      return `campaign defaults (${p.budgetAsset})`;
-    }
-  }
-}
-
-/** Permanent reasons to fail a transaction; anything else is transient and retried. */
 function permanentReason(err: unknown): string | undefined {
-  if (err instanceof DomainError) return err.message;
-  if (err instanceof DbError && !err.retryable)
-    return `database refused the change (${err.kind}${err.constraint ? ` on ${err.constraint}` : ''}): ${err.message}`;
+  if (err instanceof DomainError) return cleanReason(err.message);
+  const c = sqlClass(err);
+  if (err instanceof DbError && (c === '22' || c === '23'))
+    return cleanReason(
+      `database refused the change (${err.kind}${err.constraint ? ` on ${err.constraint}` : ''}): ${err.message}`,
+    );
   return undefined;
 }
 
 function storablePayload(item: QueuedConfigTransaction): unknown {
   try {
     const text = JSON.stringify(item.payload ?? null);
-    return text.length > MAX_STORED_PAYLOAD_CHARS ? { omitted: `payload of ${text.length} characters` } : (item.payload ?? null);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    return bytes > MAX_STORED_PAYLOAD_BYTES ? { omitted: `payload of ${bytes} bytes` } : (item.payload ?? null);
   } catch {
     return { omitted: 'payload is not JSON' };
   }
+}
+
+const AMOUNT_KINDS = new Set(['markets.upsert', 'compliance.thresholds', 'withdrawals.rules', 'campaigns.defaults']);
+const formatOf = (entry: QueuedConfigTransaction): 'human' | 'minor' => entry.amounts ?? 'minor';
+
+/** What makes a second submission of an id differ from the recorded one; empty when it is the same transaction. */
+function differences(row: ConfigTransactionRow, entry: QueuedConfigTransaction): string[] {
+  const found: string[] = [];
+  if (row.kind !== entry.kind) found.push(`kind: ${JSON.stringify(cleanReason(entry.kind, 80))} now, "${row.kind}" before`);
+  // Only kinds with amounts: a deny-list change means the same whatever the era that recorded it.
+  if (AMOUNT_KINDS.has(row.kind) && row.amount_format !== formatOf(entry))
+    found.push(`amounts: written as ${formatOf(entry)} now, as ${row.amount_format} units before`);
+  found.push(...jsonDifferences(row.payload, storablePayload(entry)));
+  return found;
 }
 
 /**
@@ -128,7 +88,8 @@ function storablePayload(item: QueuedConfigTransaction): unknown {
  * the next gapless sequence, then (second database transaction) validate against
  * the current config and apply it — rows, version bump, change log, NOTIFY —
  * or mark it failed. A retry after a crash anywhere finds the row and carries on
- * from where it is, so each id takes effect exactly once.
+ * from where it is, so each id takes effect exactly once. A second submission of
+ * an id with other content is a conflict: recorded, reported, nothing applied.
  */
 async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedConfigTransaction): Promise<ConfigOutcome> {
   const options = { workflowId: scope.workflowId, activity: scope.activity, attempt: scope.attempt };
@@ -137,14 +98,31 @@ async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedCo
     withTransaction(
       deps.pool,
       'recordConfigTransaction',
-      async (tx) => {
+      async (tx): Promise<{ row: ConfigTransactionRow; conflict?: string }> => {
         // No need to wait for this commit to reach disk: the apply transaction below reads this
         // row, and its own synchronous commit flushes the WAL up to and including this one.
         // (Not so for a row recorded failed at once: nothing after it commits for it.)
         if (failure === undefined) await tx.query('SET LOCAL synchronous_commit = off');
         const state = await lockConfigState(tx);
         const existing = await findConfigTransaction(tx, entry.id);
-        if (existing) return existing;
+        if (existing) {
+          const differs = existing.ticket === entry.ticket ? [] : differences(existing, entry);
+          if (differs.length === 0) return { row: existing };
+          const conflict = cleanReason(
+            `config transaction ${entry.id} was already used (#${existing.sequence}, ${existing.kind}, ${existing.status}) ` +
+              `with different content — ${differs.join('; ')}. Nothing was applied; a change needs a new id.`,
+          );
+          await insertConfigConflict(tx, {
+            transactionId: entry.id,
+            ticket: entry.ticket,
+            kind: cleanReason(entry.kind, 200),
+            payload: storablePayload(entry),
+            source: cleanReason(entry.source, 200),
+            differences: conflict,
+            workflowId: scope.workflowId,
+          });
+          return { row: existing, conflict };
+        }
         const sequence = state.last_sequence + 1;
         if (!(await setLastSequence(tx, sequence)))
           throw new Error(`config sequence ${sequence} is not next; refusing to leave a gap`);
@@ -158,23 +136,23 @@ async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedCo
           ticket: entry.ticket,
           workflowId: scope.workflowId,
           runId: scope.runId,
+          amountFormat: formatOf(entry),
         });
-        if (failure === undefined) return inserted;
+        if (failure === undefined) return { row: inserted };
         await markConfigTransactionFailed(tx, entry.id, failure);
-        return (await findConfigTransaction(tx, entry.id))!;
+        return { row: (await findConfigTransaction(tx, entry.id))! };
       },
       options,
     );
-  let recorded: ConfigTransactionRow;
+  let recorded: { row: ConfigTransactionRow; conflict?: string };
   try {
     recorded = await record(item);
   } catch (err) {
-    // PostgreSQL refused the entry as given (a NUL character, a time it cannot represent).
-    // Thrown on, that permanent error would fail the siphon workflow and lose its queue:
-    // record a storable copy instead, failed with the reason (final, so a retry never applies it).
-    const reason = permanentReason(err);
-    if (reason === undefined) throw err;
-    const noNul = (v: string) => v.split('\u0000').join('');
+    // Only a data error (class 22) means PostgreSQL cannot store the entry as given. Thrown on,
+    // it would fail the batch for ever: record a storable copy instead, failed with the reason
+    // (final, so a retry never applies it). Anything else (57014, a lost connection) is retried.
+    if (!unstorable(err)) throw err;
+    const noNul = (v: string) => cleanReason(v, 200) || '(none)';
     const storable: QueuedConfigTransaction = {
       ...item,
       kind: noNul(item.kind),
@@ -182,10 +160,22 @@ async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedCo
       source: noNul(item.source),
       submittedAt: (deps.clock?.() ?? new Date()).toISOString(),
     };
-    recorded = await record(storable, `invalid transaction: cannot be stored: ${reason}`);
+    recorded = await record(storable, `invalid transaction: cannot be stored: ${permanentReason(err)}`);
   }
-  if (recorded.status !== 'pending') return outcomeOf(recorded, item.ticket);
+  const own = await finish(deps, scope, item, recorded.row, options);
+  if (recorded.conflict === undefined) return own;
+  return { id: item.id, status: 'conflict', sequence: recorded.row.sequence, reason: recorded.conflict, duplicate: true };
+}
 
+/** Second step: applies (or fails) a pending row; a settled row answers with its outcome. */
+async function finish(
+  deps: ActivityDeps,
+  scope: ActivityScope,
+  item: QueuedConfigTransaction,
+  recorded: ConfigTransactionRow,
+  options: { workflowId?: string; activity?: string; attempt: number },
+): Promise<ConfigOutcome> {
+  if (recorded.status !== 'pending') return outcomeOf(recorded, item.ticket);
   return withTransaction(
     deps.pool,
     'applyConfigTransaction',
@@ -212,13 +202,13 @@ async function applyOne(deps: ActivityDeps, scope: ActivityScope, item: QueuedCo
                     submittedAt: row.submitted_at.toISOString(),
                   },
             );
-      let failure = parsed.ok ? undefined : `invalid transaction: ${parsed.error}`;
+      let failure = parsed.ok ? undefined : cleanReason(`invalid transaction: ${parsed.error}`);
       let version = 0;
       if (parsed.ok) {
         await tx.query('SAVEPOINT apply_change');
         try {
           version = await bumpConfigVersion(tx);
-          const summary = await applyChange(tx, parsed.value, version);
+          const summary = await applyChange(tx, parsed.value, version, row.amount_format);
           await insertConfigChange(tx, { version, transactionId: item.id, kind: parsed.value.kind, summary });
         } catch (err) {
           failure = permanentReason(err);
@@ -273,8 +263,14 @@ export function createConfigActivities(deps: ActivityDeps) {
         for (const entry of entries) outcomes.push(await applyOne(deps, scope, entry));
         return outcomes;
       } catch (err) {
+        // Only retryable failures leave this activity: what is permanent became a failed outcome
+        // above, so what is left is transient, and a non-retryable failure would end the siphon.
         scope.logger.warn({ err, done: outcomes.length, of: entries.length }, 'applyConfigBatch failed; Temporal retries it');
-        throw toActivityError(err);
+        const e = err as Error | undefined;
+        throw ApplicationFailure.retryable(
+          cleanReason(`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`),
+          'ConfigApplyRetry',
+        );
       }
     },
 

@@ -11,8 +11,15 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseConfigTransaction, type ConfigOutcome, type ConfigTransactionRequest } from '../domain/config';
-import { validationError } from '../domain/errors';
-import { listConfigTransactions, readConfigState, type ConfigTransactionRow } from '../db/queries/config';
+import { DomainError, validationError } from '../domain/errors';
+import {
+  findConfigTransaction,
+  listConfigConflicts,
+  listConfigTransactions,
+  readConfigState,
+  type ConfigConflictRow,
+  type ConfigTransactionRow,
+} from '../db/queries/config';
 import {
   applyConfigUpdate,
   CONFIG_SIPHON_WORKFLOW_ID,
@@ -32,6 +39,11 @@ export interface SiphonTarget {
   workflowId?: string;
   /** Input for a run this call starts (ignored when one is already running). */
   siphonInput?: ConfigSiphonInput;
+  /**
+   * PostgreSQL, the system of record. With it, `applyConfig` checks the transaction id there
+   * before it reports a final refusal (an earlier attempt may have been applied after all).
+   */
+  pool?: Pool;
 }
 
 /** What a caller writes: id and times are filled in when missing. */
@@ -58,7 +70,9 @@ export function prepareConfigTransaction(input: ConfigTransactionInput, source =
 
 /**
  * Fire and forget, with signal-with-start: Temporal records the transaction durably
- * even when no worker runs, and a stopped siphon gets a new run.
+ * even when no worker runs, and a stopped siphon gets a new run. A reused id with other
+ * content is not applied: `configConflicts(pool, { transactionId })` and the siphon's
+ * `recent` outcomes (status `conflict`) show it.
  */
 export async function submitConfig(target: SiphonTarget, input: ConfigTransactionInput): Promise<{ id: string; runId: string }> {
   const request = prepareConfigTransaction(input);
@@ -88,7 +102,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Submits with update-with-start and waits until the transaction is applied (or
  * failed); returns its outcome. Refusals while the siphon stops or rotates are
- * retried with the same id, which the siphon applies at most once.
+ * retried with the same id and the same update id, which the siphon applies at most once.
+ *
+ * Throws `DomainError('IdempotencyConflict')` when the id was already used for a different
+ * kind or payload: nothing is applied, the message names what differs (a change needs a new
+ * id). Same id and same content is a duplicate: the first outcome with `duplicate: true`.
+ * Throws `DomainError('ValidationError')` for a transaction that fails its schema.
  */
 export async function applyConfig(
   target: SiphonTarget,
@@ -96,11 +115,14 @@ export async function applyConfig(
   options: { retryForMs?: number } = {},
 ): Promise<ConfigOutcome> {
   const request = prepareConfigTransaction(input);
+  // One update id for every attempt: the siphon carries answered ids across runs.
+  const updateId = `apply:${request.id}:${randomUUID()}`;
   const deadline = Date.now() + (options.retryForMs ?? 120_000);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await target.client.workflow.executeUpdateWithStart(applyConfigUpdate, {
+      const outcome = await target.client.workflow.executeUpdateWithStart(applyConfigUpdate, {
         args: [request],
+        updateId,
         startWorkflowOperation: new WithStartWorkflowOperation(configSiphon, {
           workflowId: siphonId(target),
           taskQueue: target.taskQueue,
@@ -108,10 +130,39 @@ export async function applyConfig(
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         }),
       });
+      return conflictThrown(outcome);
     } catch (err) {
-      if (!isTransientRefusal(err) || Date.now() > deadline) throw unwrapRejection(err);
+      if (err instanceof DomainError) throw err;
+      if (!isTransientRefusal(err) || Date.now() > deadline) {
+        // Before saying no for good, ask the system of record: an attempt may have landed.
+        const landed =
+          isTransientRefusal(err) && target.pool ? await settledOutcome(target.pool, request.id, updateId) : undefined;
+        if (landed) return landed;
+        throw unwrapRejection(err);
+      }
       await sleep(Math.min(50 * 2 ** attempt, 1_000));
     }
+  }
+}
+
+function conflictThrown(outcome: ConfigOutcome): ConfigOutcome {
+  if (outcome.status === 'conflict') throw new DomainError('IdempotencyConflict', outcome.reason, { id: outcome.id });
+  return outcome;
+}
+
+/** The outcome PostgreSQL holds for this id (waiting a little for a pending row), if any. */
+async function settledOutcome(pool: Pool, id: string, updateId: string): Promise<ConfigOutcome | undefined> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const row = await findConfigTransaction(pool, id);
+    if (!row) return undefined;
+    const duplicate = row.ticket !== `update:${updateId}`;
+    if (row.status === 'applied')
+      return { id, status: 'applied', sequence: row.sequence, configVersion: row.config_version!, duplicate };
+    if (row.status === 'failed')
+      return { id, status: 'failed', sequence: row.sequence, reason: row.error ?? 'failed', duplicate };
+    if (Date.now() > until) return undefined;
+    await sleep(250);
   }
 }
 
@@ -159,6 +210,20 @@ export function configHistory(
   return listConfigTransactions(pool, {
     limit: Math.min(Math.max(options.limit ?? 20, 1), 10_000),
     beforeSequence: options.beforeSequence,
+  });
+}
+
+/**
+ * Submissions that reused a transaction id with different content, newest first: how a
+ * `submitConfig` (fire and forget) caller finds out that its change was not applied.
+ */
+export function configConflicts(
+  pool: Pool,
+  options: { transactionId?: string; limit?: number } = {},
+): Promise<ConfigConflictRow[]> {
+  return listConfigConflicts(pool, {
+    limit: Math.min(Math.max(options.limit ?? 20, 1), 10_000),
+    transactionId: options.transactionId,
   });
 }
 

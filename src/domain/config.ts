@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { assetCode, describeIssues, minorUnits } from './schemas';
+import { assetCode, describeIssues } from './schemas';
+import { jsonBytes } from './config-text';
+
+export * from './config-text';
 
 /**
  * Config transactions: what the siphon applies, one kind per kind of change.
@@ -7,12 +10,21 @@ import { assetCode, describeIssues, minorUnits } from './schemas';
  * client all check a transaction the same way.
  */
 
-/** Larger payloads are refused: config changes are small, and history has size limits. */
-export const MAX_PAYLOAD_CHARS = 64 * 1024;
+/** Larger payloads (serialised UTF-8 bytes) are refused: config changes are small, and history has size limits. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
-const nonNegativeMinorUnits = z
-  .string({ error: 'must be a decimal string of minor units' })
-  .regex(/^(0|[1-9][0-9]{0,37})$/, 'must be a whole number of minor units (0 or more), without sign or exponent');
+/**
+ * Amounts in config payloads are human decimals in their asset ("5000.00" USD); the
+ * activity converts them with the asset's scale from PostgreSQL. Here only the shape is checked.
+ */
+const HUMAN_AMOUNT = /^(0|[1-9][0-9]{0,37})(\.[0-9]{1,36})?$/;
+const humanAmount = (positive: boolean) =>
+  z
+    .string({ error: 'must be a decimal string in the asset, such as "5000.00"' })
+    .regex(HUMAN_AMOUNT, 'must be a plain decimal in the asset, such as "5000.00" (no sign, exponent or separators)')
+    .refine((v) => !positive || /[1-9]/.test(v), 'must be greater than zero');
+const positiveAmount = humanAmount(true);
+const nonNegativeAmount = humanAmount(false);
 
 const bps = (min: number, max: number) =>
   z.number({ error: 'must be a number of basis points' }).int('must be a whole number of basis points').min(min).max(max);
@@ -21,23 +33,43 @@ const marketSymbol = z
   .string({ error: 'symbol must be a string' })
   .regex(/^[A-Z][A-Z0-9]{1,11}-[A-Z][A-Z0-9]{1,11}$/, 'symbol must look like "BTC-USD" (base-quote, upper case)');
 
-/** Compares two minor-unit strings; 0 when either is malformed (its own field already reports that). */
+/** Compares two decimal strings of one asset exactly; 0 when either is malformed (its own field reports that). */
 const cmp = (a: string, b: string): number => {
-  if (!/^[0-9]{1,38}$/.test(a) || !/^[0-9]{1,38}$/.test(b)) return 0;
-  const x = BigInt(a);
-  const y = BigInt(b);
+  if (!HUMAN_AMOUNT.test(a) || !HUMAN_AMOUNT.test(b)) return 0;
+  const [aw, af = ''] = a.split('.');
+  const [bw, bf = ''] = b.split('.');
+  const width = Math.max(af.length, bf.length);
+  const x = BigInt(aw! + af.padEnd(width, '0'));
+  const y = BigInt(bw! + bf.padEnd(width, '0'));
   return x < y ? -1 : x > y ? 1 : 0;
 };
+
+/**
+ * Converts a config amount to minor units with its asset's scale. `format` says how the
+ * payload was written: 'human' (today) or 'minor' (entries recorded before amounts were human).
+ * Throws ConfigRejected-worthy messages naming the field.
+ */
+export function configAmountToMinor(value: string, scale: number, field: string, format: 'human' | 'minor'): string {
+  if (format === 'minor') return value;
+  const [whole, fraction = ''] = value.split('.');
+  if (fraction.length > scale)
+    throw new RangeError(`${field}: "${value}" has ${fraction.length} decimal places but the asset allows ${scale}`);
+  const minor = BigInt(whole!) * 10n ** BigInt(scale) + BigInt(fraction.padEnd(scale, '0') || '0');
+  if (minor >= 10n ** 38n) throw new RangeError(`${field}: "${value}" is out of range`);
+  return minor.toString();
+}
 
 export const MarketConfig = z
   .object({
     symbol: marketSymbol,
     baseAsset: assetCode,
     quoteAsset: assetCode,
-    tickSize: minorUnits,
-    lotSize: minorUnits,
-    minQuantity: minorUnits,
-    maxQuantity: minorUnits,
+    /** Price increment, in the quote asset. */
+    tickSize: positiveAmount,
+    /** Quantity increment and bounds, in the base asset. */
+    lotSize: positiveAmount,
+    minQuantity: positiveAmount,
+    maxQuantity: positiveAmount,
     priceBandBps: bps(1, 10_000),
     makerFeeBps: bps(-100, 1000),
     takerFeeBps: bps(0, 1000),
@@ -72,7 +104,7 @@ export const ComplianceThresholds = z
         z
           .object({
             asset: assetCode,
-            reviewThreshold: nonNegativeMinorUnits,
+            reviewThreshold: nonNegativeAmount,
             reviewTimeoutSeconds: z
               .number()
               .int()
@@ -107,10 +139,10 @@ export const ComplianceDenyList = z
 export const WithdrawalRule = z
   .object({
     asset: assetCode,
-    minimum: minorUnits,
-    perTransactionLimit: minorUnits,
-    dailyLimit: minorUnits,
-    networkFee: nonNegativeMinorUnits,
+    minimum: positiveAmount,
+    perTransactionLimit: positiveAmount,
+    dailyLimit: positiveAmount,
+    networkFee: nonNegativeAmount,
     confirmationsRequired: z.number({ error: 'confirmationsRequired must be a number' }).int().min(0).max(1000),
     addressFormat: z
       .string({ error: 'addressFormat must be a regular expression string' })
@@ -134,9 +166,9 @@ export const WithdrawalRules = z.object({ rules: z.array(WithdrawalRule).min(1, 
 export const CampaignDefaults = z
   .object({
     budgetAsset: assetCode,
-    maxBudget: minorUnits,
+    maxBudget: positiveAmount,
     defaultDurationDays: z.number().int().min(1).max(3650),
-    maxRewardPerUser: minorUnits,
+    maxRewardPerUser: positiveAmount,
     activationDelaySeconds: z
       .number()
       .int()
@@ -204,14 +236,8 @@ export interface ConfigTransaction {
 
 export type ParseResult = { ok: true; value: ConfigTransaction } | { ok: false; error: string };
 
-/** Size of the payload as JSON, or undefined when it cannot be serialised (cycles, bigint). */
-export function payloadSize(payload: unknown): number | undefined {
-  try {
-    return JSON.stringify(payload ?? null).length;
-  } catch {
-    return undefined;
-  }
-}
+/** Size of the payload as serialised UTF-8 JSON, or undefined when it cannot be serialised (cycles, bigint). */
+export const payloadSize = (payload: unknown): number | undefined => jsonBytes(payload);
 
 /**
  * Checks a transaction against its kind's schema. Errors name the field
@@ -225,8 +251,8 @@ export function parseConfigTransaction(raw: unknown): ParseResult {
     return { ok: false, error: `kind: unknown kind "${kind.slice(0, 100)}"; expected one of ${CONFIG_KINDS.join(', ')}` };
   const size = payloadSize(payload);
   if (size === undefined) return { ok: false, error: 'payload: must be plain JSON' };
-  if (size > MAX_PAYLOAD_CHARS)
-    return { ok: false, error: `payload: ${size} characters of JSON, more than the ${MAX_PAYLOAD_CHARS} allowed` };
+  if (size > MAX_PAYLOAD_BYTES)
+    return { ok: false, error: `payload: ${size} bytes of JSON, more than the ${MAX_PAYLOAD_BYTES} allowed` };
   const parsed = CONFIG_SCHEMAS[kind].safeParse(payload);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${['payload', ...i.path].join('.')}: ${i.message}`).join('; ');
@@ -238,7 +264,12 @@ export function parseConfigTransaction(raw: unknown): ParseResult {
 /** The outcome of one transaction, as the siphon reports it and the update returns it. */
 export type ConfigOutcome =
   | { id: string; status: 'applied'; sequence: number; configVersion: number; duplicate: boolean }
-  | { id: string; status: 'failed'; sequence: number; reason: string; duplicate: boolean };
+  | { id: string; status: 'failed'; sequence: number; reason: string; duplicate: boolean }
+  /**
+   * The id was already used for a different kind or payload: nothing applied, the first
+   * transaction stands (its sequence). `reason` names what differs. Always `duplicate: true`.
+   */
+  | { id: string; status: 'conflict'; sequence: number; reason: string; duplicate: true };
 
 function isRegExp(source: string): boolean {
   try {
@@ -264,4 +295,9 @@ export interface QueuedConfigTransaction {
   submittedAt: string;
   via: 'signal' | 'update';
   rejected?: string;
+  /**
+   * How amounts in the payload are written: 'human' for entries queued by a siphon run that
+   * knows human amounts; absent for entries queued before (minor units), so they keep their meaning.
+   */
+  amounts?: 'human';
 }

@@ -11,6 +11,8 @@ export const SIPHON_NOT_ACCEPTING = 'SiphonNotAccepting';
 export interface ConfigSiphonInput {
   /** Continue as new after this many transactions in one run (tests force it; default 2,000). */
   continueAsNewAfter?: number;
+  /** Continue as new after this many signals received in one run (default 5,000; the server allows 10,000). */
+  rotateAfterSignals?: number;
   /**
    * Most queued transactions handed to one apply activity (default 50). They are still
    * applied one at a time, in order; batching only saves round trips through Temporal.
@@ -30,6 +32,8 @@ export interface CarriedSiphonState {
   /** Enqueue counter, so tickets stay unique across runs. */
   enqueued: number;
   stopping: boolean;
+  /** Recent update id → outcome pairs, so an update retried into this run is answered, not applied again. */
+  answered?: Array<[string, ConfigOutcome]>;
 }
 
 export interface SiphonStateView {

@@ -51,8 +51,12 @@ describe('review findings', () => {
        VALUES ($1, $2, 'compliance.thresholds', $3, 'pending', 'ended-run', now(), 'ended-run:1')`,
       [id, rows[0]!.seq, JSON.stringify({ thresholds: [{ asset: 'EUR', reviewThreshold: '777' }] })],
     );
-    const outcome = await ctx.withWorker(tq, () => applyConfig(target, thresholdTx(id, 999, 'EUR'), { retryForMs: 20_000 }));
-    expect(outcome).toMatchObject({ id, status: 'applied', sequence: rows[0]!.seq, duplicate: true });
+    // The later submission has other content: an IdempotencyConflict (issue 14), and the recorded row is still applied.
+    const err = await ctx.withWorker(tq, () =>
+      applyConfig(target, thresholdTx(id, 999, 'EUR'), { retryForMs: 20_000 }).catch((e: unknown) => e),
+    );
+    expect(err).toMatchObject({ type: 'IdempotencyConflict' });
+    expect((await rowsFor(ctx.pool, [id]))[0]).toMatchObject({ status: 'applied', sequence: rows[0]!.seq });
     const { rows: eur } = await ctx.pool.query(`SELECT review_threshold FROM compliance_settings WHERE asset = 'EUR'`);
     expect(eur[0].review_threshold).toBe('777');
   });

@@ -121,7 +121,8 @@ describe('config siphon: the worker dies while a transaction is being applied', 
       await releaseLock(lock);
       await a.done;
       const result = await outcome;
-      expect(result).toMatchObject({ id, status: 'applied' });
+      // Its own retry, not a second submission: never reported as a duplicate.
+      expect(result).toMatchObject({ id, status: 'applied', duplicate: false });
     } finally {
       if (b) {
         b.worker.shutdown();

@@ -11,7 +11,7 @@ import {
   shutdownSiphon,
   submitConfig,
 } from '../../src/client/config';
-import { MAX_PAYLOAD_CHARS } from '../../src/domain/config';
+import { MAX_PAYLOAD_BYTES } from '../../src/domain/config';
 import type { DomainError } from '../../src/domain/errors';
 import { ConfigCache } from '../../src/db/config-cache';
 import { checkConfigInvariants } from '../../src/db/queries/config';
@@ -59,15 +59,15 @@ describe('config siphon', () => {
     expect(settings[0].review_threshold).toBe('105');
   });
 
-  test('the same transaction id submitted twice is applied once and the first outcome is returned', async () => {
+  test('the same transaction submitted twice is applied once and the first outcome is returned', async () => {
     const tq = ctx.taskQueue();
     const target = siphonTarget(ctx.temporal, tq);
     const id = `dup-${uid()}`;
     const [first, second, third] = await ctx.withWorker(tq, async () => {
       const a = await applyConfig(target, thresholdTx(id, 2001));
-      // Same id, different content: still the first outcome, nothing applied.
-      const b = await applyConfig(target, thresholdTx(id, 9999));
-      await submitConfig(target, thresholdTx(id, 7777));
+      // Same id, same content: the first outcome, nothing applied again.
+      const b = await applyConfig(target, thresholdTx(id, 2001));
+      await submitConfig(target, thresholdTx(id, 2001));
       const c = await applyConfig(target, thresholdTx(`after-${id}`, 2002));
       return [a, b, c];
     });
@@ -191,7 +191,7 @@ describe('config siphon', () => {
       await handle.signal(submitConfigSignal, {
         id: `${p}-big`,
         kind: 'compliance.denyList',
-        payload: { add: [{ name: 'x', reason: 'y'.repeat(MAX_PAYLOAD_CHARS) }] },
+        payload: { add: [{ name: 'x', reason: 'y'.repeat(MAX_PAYLOAD_BYTES) }] },
       });
       const ok = await applyConfig(target, thresholdTx(`${p}-ok2`, 12));
       expect(ok.status).toBe('applied');
@@ -206,7 +206,7 @@ describe('config siphon', () => {
     ]);
     expect(rows[0]!.error).toMatch(/kind: unknown kind "nope"/);
     expect(rows[1]!.error).toMatch(/payload\.thresholds\.0\.reviewThreshold/);
-    expect(rows[2]!.error).toMatch(/payload: \d+ characters of JSON, more than the 65536 allowed/);
+    expect(rows[2]!.error).toMatch(/payload: \d+ bytes of JSON, more than the 65536 allowed/);
     const { rows: nullOne } = await ctx.pool.query(
       `SELECT status, error FROM config_transactions WHERE id LIKE 'invalid-signal-%' AND workflow_id = $1`,
       [target.workflowId],
@@ -249,7 +249,7 @@ describe('config siphon', () => {
           kind: 'compliance.denyList',
           payload: { add: Array.from({ length: 700 }, (_, i) => ({ name: `n${i}`, reason: 'r'.repeat(100) })) },
         },
-        /payload: \d+ characters of JSON, more than the 65536 allowed/,
+        /payload: \d+ bytes of JSON, more than the 65536 allowed/,
       ],
       [
         'a number where a string belongs',

@@ -1,6 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CONFIG_KINDS, MAX_PAYLOAD_CHARS, parseConfigTransaction } from '../../src/domain/config';
+import {
+  cleanReason,
+  CONFIG_KINDS,
+  configAmountToMinor,
+  jsonBytes,
+  jsonDifferences,
+  MAX_PAYLOAD_BYTES,
+  MAX_REASON_CHARS,
+  parseConfigTransaction,
+  utf8Bytes,
+} from '../../src/domain/config';
+import { entryFromSignal, MAX_BATCH_BYTES, takeBatch } from '../../src/workflows/config-siphon-intake';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', 'examples', 'config');
 
@@ -8,19 +19,19 @@ const market = {
   symbol: 'BTC-USD',
   baseAsset: 'BTC',
   quoteAsset: 'USD',
-  tickSize: '1',
-  lotSize: '1000',
-  minQuantity: '1000',
-  maxQuantity: '100000',
+  tickSize: '0.01',
+  lotSize: '0.00001',
+  minQuantity: '0.00001',
+  maxQuantity: '0.001',
   priceBandBps: 500,
   makerFeeBps: 10,
   takerFeeBps: 20,
 };
 const rule = {
   asset: 'BTC',
-  minimum: '10',
-  perTransactionLimit: '100',
-  dailyLimit: '1000',
+  minimum: '0.0001',
+  perTransactionLimit: '0.5',
+  dailyLimit: '1',
   networkFee: '0',
   confirmationsRequired: 3,
   addressFormat: '^bc1',
@@ -62,8 +73,8 @@ describe('config transaction schemas', () => {
     ],
     [
       'oversized',
-      tx('compliance.denyList', { add: [{ name: 'n', reason: 'r'.repeat(MAX_PAYLOAD_CHARS) }] }),
-      /^payload: \d+ characters of JSON, more than the 65536 allowed$/,
+      tx('compliance.denyList', { add: [{ name: 'n', reason: 'r'.repeat(MAX_PAYLOAD_BYTES) }] }),
+      /^payload: \d+ bytes of JSON, more than the 65536 allowed$/,
     ],
     ['empty markets', tx('markets.upsert', { markets: [] }), /^payload\.markets: markets must not be empty$/],
     [
@@ -78,7 +89,7 @@ describe('config transaction schemas', () => {
     ],
     [
       'max below min',
-      tx('markets.upsert', { markets: [{ ...market, maxQuantity: '999' }] }),
+      tx('markets.upsert', { markets: [{ ...market, maxQuantity: '0.000009' }] }),
       /payload\.markets\.0\.maxQuantity: maxQuantity must be at least minQuantity/,
     ],
     ['negative tick', tx('markets.upsert', { markets: [{ ...market, tickSize: '-1' }] }), /payload\.markets\.0\.tickSize/],
@@ -107,7 +118,7 @@ describe('config transaction schemas', () => {
     ],
     [
       'daily below per-transaction',
-      tx('withdrawals.rules', { rules: [{ ...rule, dailyLimit: '50' }] }),
+      tx('withdrawals.rules', { rules: [{ ...rule, dailyLimit: '0.49' }] }),
       /payload\.rules\.0\.dailyLimit: dailyLimit must be at least perTransactionLimit/,
     ],
     [
@@ -127,6 +138,59 @@ describe('config transaction schemas', () => {
       /payload: Unrecognized key: "bonus"/,
     ],
   ];
+
+  test('amounts are human decimals in their asset, converted with its scale; finer than the scale is refused', () => {
+    const r = parseConfigTransaction(tx('compliance.thresholds', { thresholds: [{ asset: 'USD', reviewThreshold: '5000.00' }] }));
+    expect(r.ok).toBe(true);
+    expect(configAmountToMinor('5000.00', 2, 'f', 'human')).toBe('500000');
+    expect(configAmountToMinor('5000', 2, 'f', 'human')).toBe('500000');
+    expect(configAmountToMinor('0.00005', 8, 'f', 'human')).toBe('5000');
+    expect(configAmountToMinor('1000000', 2, 'f', 'minor')).toBe('1000000');
+    expect(() => configAmountToMinor('5000.001', 2, 'payload.thresholds.0.reviewThreshold', 'human')).toThrow(
+      'payload.thresholds.0.reviewThreshold: "5000.001" has 3 decimal places but the asset allows 2',
+    );
+  });
+
+  test('sizes are UTF-8 bytes of the serialised value, not characters', () => {
+    expect(utf8Bytes('aé中😀')).toBe(1 + 2 + 3 + 4);
+    const cjk = '中'.repeat(30_000); // 30,000 characters, 90,000 bytes
+    expect(jsonBytes(cjk)).toBe(90_002);
+    const r = parseConfigTransaction(tx('compliance.denyList', { add: [{ name: 'n', reason: cjk }] }));
+    expect(r).toMatchObject({ ok: false, error: expect.stringMatching(/^payload: \d+ bytes of JSON, more than the 65536/) });
+  });
+
+  test('reasons taken in lose NUL and are capped', () => {
+    expect(cleanReason('a\u0000b')).toBe('ab');
+    expect(cleanReason('x'.repeat(5000))).toHaveLength(MAX_REASON_CHARS);
+    const poison = { id: 'p-1', kind: 'compliance.thresholds', payload: {}, ['k\u0000'.repeat(10_000)]: 1 };
+    const entry = entryFromSignal(poison, 't-1', { hardened: true, humanAmounts: true });
+    expect(entry.rejected).toBeDefined();
+    expect(entry.rejected).not.toContain('\u0000');
+    expect(entry.rejected!.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
+  });
+
+  test('a batch is cut by the UTF-8 bytes of whole entries, reasons included', () => {
+    const entry = (i: number) => ({
+      ticket: `t-${i}`,
+      id: `id-${i}`,
+      kind: 'compliance.denyList',
+      payload: { add: [{ name: 'n', reason: '中'.repeat(20_000) }] },
+      source: 's',
+      submittedAt: '2026-11-22T00:00:00.000Z',
+      via: 'signal' as const,
+    });
+    const queue = Array.from({ length: 10 }, (_, i) => entry(i));
+    const batch = takeBatch(queue, 50, true);
+    const bytes = batch.reduce((n, e) => n + jsonBytes(e)!, 0);
+    expect(bytes).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    expect(batch.length).toBe(4); // 60 kB each: counted in characters all ten would fit
+    expect(takeBatch(queue, 50, false)).toHaveLength(10);
+  });
+
+  test('what differs between two payloads is named by field, key order aside', () => {
+    expect(jsonDifferences({ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 })).toEqual([]);
+    expect(jsonDifferences({ t: [{ v: '1.00' }] }, { t: [{ v: '2.00' }] })).toEqual(['payload.t.0.v: "2.00" now, "1.00" before']);
+  });
 
   test.each(bad)('%s is refused, naming the field', (_name, raw, message) => {
     const r = parseConfigTransaction(raw);

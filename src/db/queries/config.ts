@@ -27,11 +27,13 @@ export interface ConfigTransactionRow {
   submitted_at: Date;
   recorded_at: Date;
   applied_at: Date | null;
+  /** How the payload's amounts are written: 'human' decimals, or 'minor' units (rows from before). */
+  amount_format: 'human' | 'minor';
 }
 
 // bigint columns come back as strings (see db/pool.ts); sequences and versions fit a JS number.
 const CONFIG_TX_COLUMNS = `id, sequence::float8 AS sequence, kind, payload, status, error, source,
-  config_version::float8 AS config_version, workflow_id, run_id, ticket, submitted_at, recorded_at, applied_at`;
+  config_version::float8 AS config_version, workflow_id, run_id, ticket, submitted_at, recorded_at, applied_at, amount_format`;
 
 export async function readConfigState(db: Db): Promise<ConfigStateRow> {
   const { rows } = await db.query<ConfigStateRow>(
@@ -85,11 +87,13 @@ export async function insertPendingConfigTransaction(
     ticket: string;
     workflowId?: string;
     runId?: string;
+    /** Rows without it are minor units (what every row written before human amounts is). */
+    amountFormat?: 'human' | 'minor';
   },
 ): Promise<ConfigTransactionRow> {
   const { rows } = await tx.query<ConfigTransactionRow>(
-    `INSERT INTO config_transactions (id, sequence, kind, payload, status, source, submitted_at, ticket, workflow_id, run_id)
-     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)
+    `INSERT INTO config_transactions (id, sequence, kind, payload, status, source, submitted_at, ticket, workflow_id, run_id, amount_format)
+     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10)
      RETURNING ${CONFIG_TX_COLUMNS}`,
     [
       t.id,
@@ -101,9 +105,51 @@ export async function insertPendingConfigTransaction(
       t.ticket,
       t.workflowId ?? null,
       t.runId ?? null,
+      t.amountFormat ?? 'minor',
     ],
   );
   return rows[0]!;
+}
+
+export interface ConfigConflictRow {
+  transaction_id: string;
+  ticket: string;
+  kind: string;
+  payload: unknown;
+  source: string;
+  differences: string;
+  workflow_id: string | null;
+  recorded_at: Date;
+}
+
+/** Records a conflicting submission once per ticket (a retried apply records nothing new). */
+export async function insertConfigConflict(
+  tx: PoolClient,
+  c: {
+    transactionId: string;
+    ticket: string;
+    kind: string;
+    payload: unknown;
+    source: string;
+    differences: string;
+    workflowId?: string;
+  },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO config_conflicts (transaction_id, ticket, kind, payload, source, differences, workflow_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (transaction_id, ticket) DO NOTHING`,
+    [c.transactionId, c.ticket, c.kind, JSON.stringify(c.payload ?? null), c.source, c.differences, c.workflowId ?? null],
+  );
+}
+
+/** Conflicting submissions, newest first; of one transaction id when given. */
+export async function listConfigConflicts(db: Db, o: { limit: number; transactionId?: string }): Promise<ConfigConflictRow[]> {
+  const { rows } = await db.query<ConfigConflictRow>(
+    `SELECT transaction_id, ticket, kind, payload, source, differences, workflow_id, recorded_at FROM config_conflicts
+     WHERE ($2::text IS NULL OR transaction_id = $2) ORDER BY recorded_at DESC LIMIT $1`,
+    [o.limit, o.transactionId ?? null],
+  );
+  return rows;
 }
 
 export async function markConfigTransactionApplied(tx: PoolClient, id: string, version: number): Promise<void> {
