@@ -19,6 +19,11 @@ import { STEP_OPTIONS } from './retry-policies';
 export const DEFAULT_SAGA_DEADLINE_HOURS = 24;
 const HOUR_MS = 3_600_000;
 
+// In the workflow sandbox Date is the SDK's deterministic clock (the time of the current
+// workflow task), the only way to measure the time left before the deadline without a timer.
+// eslint-disable-next-line no-restricted-properties
+const workflowNow = (): number => Date.now();
+
 export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPENSATED' | 'COMPLETED' | 'FAILED' | 'COMPENSATION_FAILED';
 
 export interface SagaState {
@@ -78,7 +83,7 @@ export class Saga {
   private pastPointOfNoReturn = false;
 
   constructor(sagaType: string, options: SagaOptions = {}) {
-    this.deadlineAt = Date.now() + (options.deadlineMs ?? DEFAULT_SAGA_DEADLINE_HOURS * HOUR_MS);
+    this.deadlineAt = workflowNow() + (options.deadlineMs ?? DEFAULT_SAGA_DEADLINE_HOURS * HOUR_MS);
     this.state = {
       sagaType,
       status: 'RUNNING',
@@ -119,7 +124,7 @@ export class Saga {
       get: (_target, name) => {
         if (typeof name !== 'string') return undefined;
         return (...args: unknown[]) => {
-          const left = this.deadlineAt - Date.now();
+          const left = this.deadlineAt - workflowNow();
           if (left <= 0) {
             return Promise.reject(
               ApplicationFailure.create({
@@ -141,11 +146,11 @@ export class Saga {
 
   /** Runs a wait for a person (a review decision); its time does not count against the deadline. */
   async outsideDeadline<T>(wait: () => Promise<T>): Promise<T> {
-    const started = Date.now();
+    const started = workflowNow();
     try {
       return await wait();
     } finally {
-      this.deadlineAt += Date.now() - started;
+      this.deadlineAt += workflowNow() - started;
       this.state.deadline = new Date(this.deadlineAt).toISOString();
     }
   }

@@ -394,7 +394,7 @@ describe('deposit saga under faults, cancels and late steps', () => {
           const r = await ctx.temporal.workflow.getHandle<typeof depositFiat>(`deposit-${reference}`).result();
           return [r, await client.sagaStatus(`deposit-${reference}`)] as const;
         },
-        { extraActivities: overrides as Record<string, (...args: never[]) => unknown> },
+        { extraActivities: overrides },
       );
       expect(result.status).toBe('CREDITED');
       expect(saga).toMatchObject({ status: 'COMPLETED', compensationsRun: [] });

@@ -7,12 +7,8 @@ import { SAGA_STATUS, SAGA_TYPE } from '../../src/temporal/search-attributes';
 import { retryCompensationSignal, sagaStatusQuery, type SagaState } from '../../src/workflows/saga';
 import { balances, count, houseAccount, openUserAccount } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
-import {
-  createSagaLedgerTestActivities,
-  createSagaTestActivities,
-  newSagaProbe,
-  type SagaProbe,
-} from '../workflows/saga-test-activities';
+import { createSagaTestActivities, newSagaProbe, type SagaProbe } from '../workflows/saga-test-activities';
+import { createSagaLedgerTestActivities } from './saga-ledger-activities';
 import type {
   sagaCancelledInFlight,
   sagaReserveAndCapture,
