@@ -347,7 +347,7 @@ describe('saga on the real ledger', () => {
     );
     expect(rows).toEqual([
       { activity: 'placeHold', success: false, attempt: 1 },
-      { activity: 'releaseHold', success: true, attempt: 1 },
+      { activity: 'sagaTestReleaseOrRefund', success: true, attempt: 1 },
     ]);
     expect((await balances(ctx.pool, alice)).available).toBe(100n);
   });
