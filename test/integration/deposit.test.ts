@@ -454,8 +454,16 @@ describe('deposit saga under faults, cancels and late steps', () => {
         const handle = ctx.temporal.workflow.getHandle<typeof depositFiat>(`deposit-${reference}`);
         await eventually(async () => started);
         await handle.cancel();
-        await eventually(async () => (await client.sagaStatus(`deposit-${reference}`)).cancelRequested);
-        open();
+        try {
+          // The workflow has seen the cancel: a workflow task completed after the request.
+          await eventually(async () => {
+            const events = (await handle.fetchHistory()).events ?? [];
+            const requested = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+            return requested >= 0 && events.slice(requested).some((e) => e.workflowTaskCompletedEventAttributes);
+          });
+        } finally {
+          open();
+        }
         const r = await handle.result();
         return [r, await client.sagaStatus(`deposit-${reference}`)] as const;
       },
