@@ -4,7 +4,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
 import { depositFiat } from '../../src/workflows';
 import type { DomainError } from '../../src/domain/errors';
-import { balances, count, openUserAccount } from '../helpers/fixtures';
+import { balances, count, houseAccount, openUserAccount } from '../helpers/fixtures';
+import { checkInvariants } from '../../src/db/invariants';
+import { depositCreditStep, depositReversalStep } from '../../src/domain/deposit';
 import { eventually, useTestContext } from '../helpers/context';
 
 const ctx = useTestContext();
@@ -543,6 +545,32 @@ describe('the fenced inverse of a deposit', () => {
       },
     );
     expect((await balances(ctx.pool, account)).balance).toBe(0n);
+  });
+
+  test('the double-credit invariant counts credits by bank reference, whichever workflow made them', async () => {
+    const { account, input, creditKey } = await prepared('60.00');
+    const deposit = await acts().recordDeposit(input);
+    await acts().creditDeposit({ depositId: deposit.depositId, idempotencyKey: creditKey });
+    expect(await checkInvariants(ctx.pool)).toEqual([]);
+    // A second workflow's credit of the same reference (its own workflow id, not the deposit's).
+    const bank = await houseAccount(ctx.pool, 'USD', 'external_bank');
+    const move = { asset: 'USD', amount: '6000' };
+    await acts().transfer({
+      idempotencyKey: depositCreditStep(input.bankReference),
+      debitAccountId: bank,
+      creditAccountId: account,
+      ...move,
+    });
+    expect(await checkInvariants(ctx.pool)).toEqual([
+      `deposit ${deposit.depositId} (${input.bankReference}, CREDITED) has 2 standing credits, expected 1`,
+    ]);
+    await acts().transfer({
+      idempotencyKey: depositReversalStep(input.bankReference),
+      debitAccountId: account,
+      creditAccountId: bank,
+      ...move,
+    });
+    expect(await checkInvariants(ctx.pool)).toEqual([]);
   });
 
   test.each(['credit first', 'inverse first'])(
