@@ -1,5 +1,5 @@
 import { DomainError, validationError } from '../domain/errors';
-import { DepositInput, type ScreeningOutcome } from '../domain/deposit';
+import { DepositInput, depositCreditStep, depositReversalStep, type ScreeningOutcome } from '../domain/deposit';
 import { stepId } from '../domain/ids';
 import { formatAmount } from '../domain/money';
 import { describeIssues } from '../domain/schemas';
@@ -9,14 +9,16 @@ import { findAssetScale } from '../db/queries/assets';
 import { findComplianceSettings, findDeniedName } from '../db/queries/compliance';
 import {
   findDepositByIdOrReference,
-  findDepositByReference,
   insertDeposit,
+  insertRejectedDeposit,
   lockDeposit,
+  lockDepositByReference,
   markDepositReversed,
   updateDepositStatus,
   type DepositRow,
 } from '../db/queries/deposits';
 import { insertOutboxEvent } from '../db/queries/outbox';
+import type { PoolClient } from 'pg';
 import type { ActivityDeps } from './deps';
 import { transactional, type ActivityScope } from './boundary';
 
@@ -51,6 +53,44 @@ function depositDifference(row: DepositRow, input: DepositInput): string | undef
   if (row.amount !== input.amount) return 'amount';
   if (row.sender_name !== input.senderName) return 'sender name';
   return undefined;
+}
+
+export interface RejectDepositInput {
+  bankReference: string;
+  reason: string;
+  /** The idempotency key of the saga's credit step; default `<workflow id>:credit`. */
+  creditKey?: string;
+  /** The validated deposit, written as a rejected placeholder if it was not recorded yet. */
+  placeholder?: { accountId: string; asset: string; amount: string; senderName: string };
+}
+
+/** Moves a credited deposit's money back — only the credit made with `creditKey` — and rejects it. */
+async function reverseOwnCredit(
+  tx: PoolClient,
+  deposit: DepositRow,
+  creditKey: string,
+  reason: string,
+  workflowId: string | undefined,
+): Promise<void> {
+  if (deposit.transfer_id !== stepId(creditKey)) {
+    throw new DomainError(
+      'IdempotencyConflict',
+      `deposit ${deposit.id} was credited by transfer ${deposit.transfer_id}, not by this saga's credit; an operator must decide`,
+      { depositId: deposit.id, transferId: deposit.transfer_id },
+    );
+  }
+  const bank = await findHouseAccount(tx, deposit.asset, 'external_bank');
+  if (!bank) throw new Error(`no external_bank house account for ${deposit.asset}`);
+  await postTransfer(tx, {
+    id: stepId(`${creditKey}:reversal`),
+    debitAccountId: deposit.account_id,
+    creditAccountId: bank.id,
+    asset: deposit.asset,
+    amount: BigInt(deposit.amount),
+    workflowId,
+    step: depositReversalStep(deposit.bank_reference),
+  });
+  await markDepositReversed(tx, deposit.id, `credit reversed: ${reason}`.slice(0, 1000));
 }
 
 export function createDepositActivities(deps: ActivityDeps) {
@@ -136,19 +176,39 @@ export function createDepositActivities(deps: ActivityDeps) {
       }
     }),
 
-    /** Compensation of recordDeposit: marks this workflow's deposit rejected unless it was credited. */
-    rejectDepositRecord: transactional(
-      deps,
-      'rejectDepositRecord',
-      async (i: { bankReference: string; reason: string }, tx, scope) => {
-        const existing = await findDepositByReference(tx, i.bankReference);
-        if (!existing || existing.workflow_id !== depositOwner(scope, i.bankReference)) return { changed: false };
-        const deposit = await lockDeposit(tx, existing.id);
-        if (!deposit || deposit.status === 'CREDITED' || deposit.status === 'REJECTED') return { changed: false };
-        await updateDepositStatus(tx, deposit.id, 'REJECTED', i.reason.slice(0, 1000));
-        return { changed: true };
-      },
-    ),
+    /**
+     * The saga's one inverse of record and credit, fenced in one transaction on the locked
+     * deposit: reverses this saga's credit if it landed, otherwise leaves the deposit — or,
+     * if none was recorded yet, a placeholder holding its id and reference — REJECTED, a
+     * state no late record or credit attempt can pass.
+     */
+    rejectDepositRecord: transactional(deps, 'rejectDepositRecord', async (i: RejectDepositInput, tx, scope) => {
+      const owner = depositOwner(scope, i.bankReference);
+      const reason = i.reason.slice(0, 1000);
+      let deposit = await lockDepositByReference(tx, i.bankReference);
+      if (!deposit && i.placeholder) {
+        const placed = await insertRejectedDeposit(tx, {
+          id: stepId(`${owner}:record`),
+          bankReference: i.bankReference,
+          accountId: i.placeholder.accountId,
+          asset: i.placeholder.asset,
+          amount: BigInt(i.placeholder.amount),
+          senderName: i.placeholder.senderName,
+          workflowId: owner,
+          reason: `rejected before it was recorded: ${reason}`.slice(0, 1000),
+        });
+        if (placed) return { changed: true, reversed: false };
+        deposit = await lockDepositByReference(tx, i.bankReference); // a record attempt committed meanwhile
+      }
+      // Another workflow's deposit is not this saga's to undo.
+      if (!deposit || deposit.workflow_id !== owner || deposit.status === 'REJECTED') return { changed: false, reversed: false };
+      if (deposit.status === 'CREDITED') {
+        await reverseOwnCredit(tx, deposit, i.creditKey ?? `${owner}:credit`, reason, scope.workflowId);
+        return { changed: true, reversed: true };
+      }
+      await updateDepositStatus(tx, deposit.id, 'REJECTED', reason);
+      return { changed: true, reversed: false };
+    }),
 
     /** Credits the user from the external bank account and marks the deposit credited, atomically. */
     creditDeposit: transactional(deps, 'creditDeposit', async (i: { depositId: string; idempotencyKey: string }, tx, scope) => {
@@ -180,31 +240,29 @@ export function createDepositActivities(deps: ActivityDeps) {
         asset: deposit.asset,
         amount: BigInt(deposit.amount),
         workflowId: scope.workflowId,
-        step: i.idempotencyKey,
+        // Labelled by bank reference, so the invariant counts credits per reference, whoever made them.
+        step: depositCreditStep(deposit.bank_reference),
       });
       await updateDepositStatus(tx, deposit.id, 'CREDITED', null, row.id);
       return { transferId: row.id };
     }),
 
-    /** Compensation of creditDeposit: moves the money back, only if it was credited. */
+    /**
+     * Compensation of creditDeposit in histories from before the fenced inverse: reverses
+     * this saga's credit if it landed, else rejects the deposit so a late credit moves nothing.
+     */
     reverseDepositCredit: transactional(
       deps,
       'reverseDepositCredit',
       async (i: { depositId: string; idempotencyKey: string; reason: string }, tx, scope) => {
         const deposit = await lockDeposit(tx, i.depositId);
-        if (!deposit || deposit.status !== 'CREDITED' || !deposit.transfer_id) return { reversed: false };
-        const bank = await findHouseAccount(tx, deposit.asset, 'external_bank');
-        if (!bank) throw new Error(`no external_bank house account for ${deposit.asset}`);
-        await postTransfer(tx, {
-          id: stepId(`${i.idempotencyKey}:reversal`),
-          debitAccountId: deposit.account_id,
-          creditAccountId: bank.id,
-          asset: deposit.asset,
-          amount: BigInt(deposit.amount),
-          workflowId: scope.workflowId,
-          step: `${i.idempotencyKey}:reversal`,
-        });
-        await markDepositReversed(tx, deposit.id, `credit reversed: ${i.reason}`.slice(0, 1000));
+        if (!deposit || deposit.status === 'REJECTED') return { reversed: false };
+        const reason = i.reason.slice(0, 1000);
+        if (deposit.status !== 'CREDITED') {
+          await updateDepositStatus(tx, deposit.id, 'REJECTED', reason);
+          return { reversed: false };
+        }
+        await reverseOwnCredit(tx, deposit, i.idempotencyKey, reason, scope.workflowId);
         return { reversed: true };
       },
     ),

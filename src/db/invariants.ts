@@ -63,12 +63,21 @@ export async function checkInvariants(pool: Pool, options: { temporal?: Client }
     }
   }
 
-  // 4. Each external reference takes effect once: one credit per deposit.
-  const doubleCredits = await pool.query<{ id: string; n: string }>(
-    `SELECT d.id, COUNT(t.id)::text AS n FROM deposits d JOIN transfers t ON t.workflow_id = d.workflow_id AND t.step LIKE '%:credit'
-     GROUP BY d.id HAVING COUNT(t.id) > 1`,
+  // 4. Each external reference takes effect once: per bank reference, credits less reversals
+  // are one for a CREDITED deposit and zero otherwise — whichever workflow made them.
+  const credits = await pool.query<{ id: string; bank_reference: string; status: string; n: string }>(
+    `WITH c AS (SELECT substring(step FROM 16) AS ref, COUNT(*) AS n FROM transfers WHERE step LIKE 'deposit-credit:%' GROUP BY 1),
+          r AS (SELECT substring(step FROM 18) AS ref, COUNT(*) AS n FROM transfers WHERE step LIKE 'deposit-reversal:%' GROUP BY 1)
+     SELECT d.id, d.bank_reference, d.status, (COALESCE(c.n, 0) - COALESCE(r.n, 0))::text AS n
+     FROM deposits d LEFT JOIN c ON c.ref = d.bank_reference LEFT JOIN r ON r.ref = d.bank_reference
+     WHERE COALESCE(c.n, 0) - COALESCE(r.n, 0) <> CASE WHEN d.status = 'CREDITED' THEN 1 ELSE 0 END`,
   );
-  for (const r of doubleCredits.rows) violations.push(`deposit ${r.id} was credited ${r.n} times`);
+  for (const r of credits.rows) {
+    const expected = r.status === 'CREDITED' ? '1' : '0';
+    if (r.n !== expected) {
+      violations.push(`deposit ${r.id} (${r.bank_reference}, ${r.status}) has ${r.n} standing credits, expected ${expected}`);
+    }
+  }
 
   // 5. Config transactions applied in acceptance order, none lost or applied twice.
   violations.push(...(await checkConfigInvariants(pool)));

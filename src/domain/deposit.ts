@@ -20,9 +20,23 @@ export const DepositInput = z
       .min(1)
       .max(30 * 24 * 3600)
       .optional(),
+    /** The saga's business deadline: how long transient faults are retried before it gives up; default DEPOSIT_DEADLINE_HOURS. */
+    deadlineSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional(),
   })
   .strict();
 export type DepositInput = z.infer<typeof DepositInput>;
+
+/** How long a deposit saga keeps retrying transient faults (review waits not counted) before it gives up and compensates. */
+export const DEPOSIT_DEADLINE_HOURS = 72;
+
+/** The ledger step labels of a deposit's credit and its reversal: by bank reference, whichever saga made them. */
+export const depositCreditStep = (bankReference: string): string => `deposit-credit:${bankReference}`;
+export const depositReversalStep = (bankReference: string): string => `deposit-reversal:${bankReference}`;
 
 export const DEPOSIT_STATUSES = ['RECORDED', 'IN_REVIEW', 'APPROVED', 'REJECTED', 'CREDITED'] as const;
 export type DepositStatus = (typeof DEPOSIT_STATUSES)[number];

@@ -2,21 +2,24 @@ import {
   ApplicationFailure,
   condition,
   defineSignal,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { DepositInput, DepositResult, ReviewDecision } from '../domain/deposit';
+import { DEPOSIT_DEADLINE_HOURS, type DepositInput, type DepositResult, type ReviewDecision } from '../domain/deposit';
 import { ACCOUNT_ID } from '../temporal/search-attributes';
-import { COMPENSATION_OPTIONS, MUST_COMPLETE_OPTIONS, STEP_OPTIONS } from './retry-policies';
+import { COMPENSATION_OPTIONS, MUST_COMPLETE_OPTIONS } from './retry-policies';
 import { Saga } from './saga';
 
 export const approveDepositSignal = defineSignal<[Omit<ReviewDecision, 'approved'>]>('approveDeposit');
 export const rejectDepositSignal = defineSignal<[Omit<ReviewDecision, 'approved'>]>('rejectDeposit');
 
-const steps = proxyActivities<Activities>(STEP_OPTIONS);
+/** One fenced inverse for record and credit, and a point of no return after the credit. */
+export const DEPOSIT_FENCES_PATCH = 'deposit-fenced-inverse-and-point-of-no-return';
+
 const undo = proxyActivities<Activities>(COMPENSATION_OPTIONS);
 const mustComplete = proxyActivities<Activities>(MUST_COMPLETE_OPTIONS);
 
@@ -25,10 +28,13 @@ const rejected = (message: string) => ApplicationFailure.create({ type: 'Complia
 /**
  * Fiat deposit: validate → record (unique by bank reference) → compliance screen
  * (maybe an operator's review, with a timeout that rejects) → credit from the
- * external bank account → notify through the outbox.
+ * external bank account → notify through the outbox. Transient faults are retried
+ * until the deposit's business deadline; after the credit nothing is undone.
  */
 export async function depositFiat(input: DepositInput): Promise<DepositResult> {
-  const saga = new Saga('deposit');
+  const deadlineSeconds = typeof input?.deadlineSeconds === 'number' ? input.deadlineSeconds : DEPOSIT_DEADLINE_HOURS * 3600;
+  const saga = new Saga('deposit', { deadlineMs: deadlineSeconds * 1000 });
+  const steps = saga.stepActivities<Activities>();
   const workflowId = workflowInfo().workflowId;
   let decision: ReviewDecision | undefined;
   const decide = (approved: boolean) => (d: Omit<ReviewDecision, 'approved'>) => {
@@ -43,9 +49,19 @@ export async function depositFiat(input: DepositInput): Promise<DepositResult> {
 
   return saga.run(async () => {
     const valid = await saga.step('validate', () => steps.validateDeposit(input));
+    const creditKey = `${workflowId}:credit`;
     const deposit = await saga.step('record', () => steps.recordDeposit(valid), {
+      // Fences both record and credit: in one transaction it reverses this saga's credit if
+      // one landed, or leaves the deposit (or a placeholder for it) REJECTED, which no late
+      // record or credit attempt can pass.
       name: 'rejectDepositRecord',
-      run: (reason) => undo.rejectDepositRecord({ bankReference: valid.bankReference, reason }),
+      run: (reason) =>
+        undo.rejectDepositRecord({
+          bankReference: valid.bankReference,
+          reason,
+          creditKey,
+          placeholder: { accountId: valid.accountId, asset: valid.asset, amount: valid.amount, senderName: valid.senderName },
+        }),
     });
     const result: DepositResult = {
       depositId: deposit.depositId,
@@ -64,7 +80,7 @@ export async function depositFiat(input: DepositInput): Promise<DepositResult> {
     if (screening.decision === 'deny') throw rejected(`deposit rejected by compliance: ${screening.reason}`);
     if (screening.decision === 'review') {
       const timeoutSeconds = valid.reviewTimeoutSeconds ?? screening.reviewTimeoutSeconds;
-      const decided = await condition(() => decision !== undefined, `${timeoutSeconds} seconds`);
+      const decided = await saga.outsideDeadline(() => condition(() => decision !== undefined, `${timeoutSeconds} seconds`));
       if (!decided || !decision) throw rejected(`deposit rejected: no review decision within ${timeoutSeconds}s`);
       if (!decision.approved) {
         throw rejected(`deposit rejected by ${decision.reviewer}${decision.reason ? `: ${decision.reason}` : ''}`);
@@ -75,15 +91,19 @@ export async function depositFiat(input: DepositInput): Promise<DepositResult> {
       );
     }
 
-    const creditKey = `${workflowId}:credit`;
+    const fenced = patched(DEPOSIT_FENCES_PATCH);
     const credit = await saga.step(
       'credit',
       () => steps.creditDeposit({ depositId: deposit.depositId, idempotencyKey: creditKey }),
-      {
-        name: 'reverseDepositCredit',
-        run: (reason) => undo.reverseDepositCredit({ depositId: deposit.depositId, idempotencyKey: creditKey, reason }),
-      },
+      fenced
+        ? undefined // rejectDepositRecord reverses a credit that landed
+        : {
+            name: 'reverseDepositCredit',
+            run: (reason) => undo.reverseDepositCredit({ depositId: deposit.depositId, idempotencyKey: creditKey, reason }),
+          },
     );
+    // The user may spend the credit at once: from here on the deposit is only completed.
+    if (fenced) saga.pointOfNoReturn();
     await saga.step('notify', () =>
       mustComplete.notifyDeposit({ depositId: deposit.depositId, idempotencyKey: `${workflowId}:notify` }),
     );

@@ -3,7 +3,11 @@ import { DOMAIN_ERROR_TYPES } from '../domain/errors';
 
 const NON_RETRYABLE = [...DOMAIN_ERROR_TYPES, 'DatabaseRejected'];
 
-/** Forward steps: a few quick retries for transient faults; domain errors fail at once. */
+/**
+ * Forward steps: transient faults are retried with no attempt limit — the saga bounds
+ * them by its business deadline (`Saga.stepActivities` adds a schedule-to-close timeout
+ * from the time left); domain errors fail at once.
+ */
 export const STEP_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   // On cancellation, wait for a step already running to finish (or fail) before the
@@ -12,15 +16,14 @@ export const STEP_OPTIONS: ActivityOptions = {
   retry: {
     initialInterval: '500 milliseconds',
     backoffCoefficient: 2,
-    maximumInterval: '10 seconds',
-    maximumAttempts: 8,
+    maximumInterval: '30 seconds',
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 };
 
 /**
- * Compensations try harder and longer: giving up on one leaves the saga in
- * COMPENSATION_FAILED for an operator.
+ * Compensations retry transient faults without limit: only a domain error (money already
+ * spent) parks the saga in COMPENSATION_FAILED for an operator.
  */
 export const COMPENSATION_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
@@ -28,7 +31,6 @@ export const COMPENSATION_OPTIONS: ActivityOptions = {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
-    maximumAttempts: 15,
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 };

@@ -6,10 +6,23 @@ import {
   defineQuery,
   defineSignal,
   log,
+  proxyActivities,
   setHandler,
+  TimeoutFailure,
+  type ActivityOptions,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { SAGA_STATUS, SAGA_TYPE } from '../temporal/search-attributes';
+import { STEP_OPTIONS } from './retry-policies';
+
+/** Business deadline of a saga that names none. */
+export const DEFAULT_SAGA_DEADLINE_HOURS = 24;
+const HOUR_MS = 3_600_000;
+
+// In the workflow sandbox Date is the SDK's deterministic clock (the time of the current
+// workflow task), the only way to measure the time left before the deadline without a timer.
+// eslint-disable-next-line no-restricted-properties
+const workflowNow = (): number => Date.now();
 
 export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPENSATED' | 'COMPLETED' | 'FAILED' | 'COMPENSATION_FAILED';
 
@@ -25,6 +38,17 @@ export interface SagaState {
   /** Why the saga is compensating, or the last compensation error while COMPENSATION_FAILED. */
   failure?: string;
   compensationError?: string;
+  /** When transient faults stop being retried and the saga compensates (ISO time, moved by waits for a person). */
+  deadline: string;
+  /** The step after which the saga can no longer be undone; set once it passed that point. */
+  pointOfNoReturn?: string;
+  /** A cancel was requested. Before the point of no return it compensates; after it, the saga completes. */
+  cancelRequested: boolean;
+}
+
+export interface SagaOptions {
+  /** How long the saga's own work may take, transient faults included; default 24 hours. */
+  deadlineMs?: number;
 }
 
 export const sagaStatusQuery = defineQuery<SagaState>('sagaStatus');
@@ -55,9 +79,23 @@ export class Saga {
   private readonly compensations: Compensation[] = [];
   private readonly state: SagaState;
   private retryRequests = 0;
+  private deadlineAt: number;
+  private pastPointOfNoReturn = false;
 
-  constructor(sagaType: string) {
-    this.state = { sagaType, status: 'RUNNING', stepsDone: [], compensationsRun: [], compensationsPending: [] };
+  constructor(sagaType: string, options: SagaOptions = {}) {
+    this.deadlineAt = workflowNow() + (options.deadlineMs ?? DEFAULT_SAGA_DEADLINE_HOURS * HOUR_MS);
+    this.state = {
+      sagaType,
+      status: 'RUNNING',
+      stepsDone: [],
+      compensationsRun: [],
+      compensationsPending: [],
+      deadline: new Date(this.deadlineAt).toISOString(),
+      cancelRequested: false,
+    };
+    CancellationScope.current().cancelRequested.catch(() => {
+      this.state.cancelRequested = true;
+    });
     setHandler(sagaStatusQuery, () => ({
       ...this.state,
       stepsDone: [...this.state.stepsDone],
@@ -77,18 +115,77 @@ export class Saga {
     return this.state.status;
   }
 
+  /**
+   * Activities for forward steps: transient faults are retried until the saga's deadline
+   * (a schedule-to-close timeout from the time left at each call), never a fixed count.
+   */
+  stepActivities<A extends object>(options: ActivityOptions = STEP_OPTIONS): A {
+    return new Proxy({} as A, {
+      get: (_target, name) => {
+        if (typeof name !== 'string') return undefined;
+        return (...args: unknown[]) => {
+          const left = this.deadlineAt - workflowNow();
+          if (left <= 0) {
+            return Promise.reject(
+              ApplicationFailure.create({
+                type: 'DeadlineExceeded',
+                message: `${this.state.sagaType} saga passed its deadline (${this.state.deadline}) before step ${name}`,
+                nonRetryable: true,
+              }),
+            );
+          }
+          const acts = proxyActivities<Record<string, (...a: unknown[]) => Promise<unknown>>>({
+            ...options,
+            scheduleToCloseTimeout: left,
+          });
+          return (acts[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+        };
+      },
+    });
+  }
+
+  /** Runs a wait for a person (a review decision); its time does not count against the deadline. */
+  async outsideDeadline<T>(wait: () => Promise<T>): Promise<T> {
+    const started = workflowNow();
+    try {
+      return await wait();
+    } finally {
+      this.deadlineAt += workflowNow() - started;
+      this.state.deadline = new Date(this.deadlineAt).toISOString();
+    }
+  }
+
   /** Registers `compensation` (if any), then runs the step and records it as done. */
   async step<T>(name: string, run: () => Promise<T>, compensation?: Compensation): Promise<T> {
+    if (this.pastPointOfNoReturn) {
+      if (compensation) throw new Error(`step ${name} registers a compensation after the point of no return`);
+      // Must-complete: a cancel no longer reaches it.
+      const result = await CancellationScope.nonCancellable(run);
+      this.state.stepsDone.push(name);
+      return result;
+    }
     if (compensation) this.compensations.push(compensation);
     const result = await run();
     this.state.stepsDone.push(name);
     return result;
   }
 
+  /**
+   * Money has irrevocably moved: nothing is undone any more. The compensation stack is
+   * cleared and every later step runs to completion in a non-cancellable scope, so a
+   * cancel from here on is answered (the saga completes and says so), not obeyed.
+   */
+  pointOfNoReturn(): void {
+    this.compensations.length = 0;
+    this.pastPointOfNoReturn = true;
+    this.state.pointOfNoReturn = this.state.stepsDone[this.state.stepsDone.length - 1] ?? '';
+  }
+
   /** Runs the saga body; on failure undoes what was done and rethrows the original error. */
   async run<T>(body: () => Promise<T>): Promise<T> {
     try {
       const result = await body();
+      if (this.state.cancelRequested) log.info('cancel answered: the saga was past its point of no return', { ...this.state });
       this.setStatus('COMPLETED');
       return result;
     } catch (err) {
@@ -101,6 +198,17 @@ export class Saga {
       }
       // Surface the domain error itself (err.cause.type on the client), not the activity wrapper.
       if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw err.cause;
+      if (
+        err instanceof ActivityFailure &&
+        err.cause instanceof TimeoutFailure &&
+        err.cause.timeoutType === 'SCHEDULE_TO_CLOSE'
+      ) {
+        throw ApplicationFailure.create({
+          type: 'DeadlineExceeded',
+          message: `${this.state.sagaType} saga gave up on ${err.activityType} at its deadline ${this.state.deadline}: ${describe(err)}`,
+          nonRetryable: true,
+        });
+      }
       throw err;
     }
   }

@@ -4,7 +4,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
 import { depositFiat } from '../../src/workflows';
 import type { DomainError } from '../../src/domain/errors';
-import { balances, count, openUserAccount } from '../helpers/fixtures';
+import { balances, count, houseAccount, openUserAccount } from '../helpers/fixtures';
+import { checkInvariants } from '../../src/db/invariants';
+import { depositCreditStep, depositReversalStep } from '../../src/domain/deposit';
 import { eventually, useTestContext } from '../helpers/context';
 
 const ctx = useTestContext();
@@ -329,4 +331,279 @@ describe('deposit steps that arrive late or twice', () => {
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err.type).toBe('InvalidState');
   });
+});
+
+describe('deposit saga under faults, cancels and late steps', () => {
+  const real = () => createActivities({ pool: ctx.pool, logger: ctx.logger });
+  // More faults in a row than the old fixed budget of 8 attempts; a short retry delay keeps it quick.
+  const FAULTS = 12;
+  const transient = () =>
+    ApplicationFailure.create({ type: 'ConnectionLost', message: 'connection terminated', nextRetryDelay: '20 milliseconds' });
+
+  /** Wraps a real activity: `before` faults before it runs (database down), `after` faults after it committed (reply lost). */
+  function faulty<I, O>(fn: (i: I) => Promise<O>, o: { before?: number; after?: number }) {
+    let calls = 0;
+    return async (i: I): Promise<O> => {
+      calls++;
+      if (calls <= (o.before ?? 0)) throw transient();
+      const result = await fn(i);
+      if (calls <= (o.before ?? 0) + (o.after ?? 0)) throw transient();
+      return result;
+    };
+  }
+
+  const request = (account: string, amount: string, reference: string) => ({
+    accountId: account,
+    asset: 'USD',
+    amount,
+    bankReference: reference,
+    senderName: 'Fault Tolerant',
+  });
+
+  test.each([
+    ['screen', '10.00', { screenDeposit: faulty((id: string) => real().screenDeposit(id), { before: FAULTS }) }],
+    [
+      'approve',
+      '20000.00',
+      {
+        markDepositApproved: faulty((i: { depositId: string; reason: string }) => real().markDepositApproved(i), {
+          before: FAULTS,
+        }),
+      },
+    ],
+    [
+      'credit',
+      '10.00',
+      {
+        creditDeposit: faulty((i: { depositId: string; idempotencyKey: string }) => real().creditDeposit(i), { after: FAULTS }),
+      },
+    ],
+  ] as const)(
+    'transient faults in %s for longer than the old retry budget still end CREDITED, never refunded',
+    async (_step, amount, overrides) => {
+      const tq = ctx.taskQueue();
+      const account = await openUserAccount(ctx.pool);
+      const reference = ref();
+      const client = ctx.client(tq);
+      const [result, saga] = await ctx.withWorker(
+        tq,
+        async () => {
+          await client.startDeposit(request(account, amount, reference));
+          if (amount !== '10.00') {
+            await eventually(async () => (await client.sagaStatus(`deposit-${reference}`)).stepsDone.includes('screen'));
+            await client.approveDeposit(reference, { reviewer: 'olga' });
+          }
+          const r = await ctx.temporal.workflow.getHandle<typeof depositFiat>(`deposit-${reference}`).result();
+          return [r, await client.sagaStatus(`deposit-${reference}`)] as const;
+        },
+        { extraActivities: overrides },
+      );
+      expect(result.status).toBe('CREDITED');
+      expect(saga).toMatchObject({ status: 'COMPLETED', compensationsRun: [] });
+      const { rows } = await ctx.pool.query('SELECT status FROM deposits WHERE bank_reference = $1', [reference]);
+      expect(rows).toEqual([{ status: 'CREDITED' }]);
+      expect((await balances(ctx.pool, account)).balance).toBe(BigInt(amount.replace('.', '')));
+    },
+  );
+
+  test('a credit whose reply is lost until the deadline is reversed and the deposit rejected, in one fenced step', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const client = ctx.client(tq);
+    const input = { ...(await client.prepareDeposit(request(account, '10.00', reference))), deadlineSeconds: 3 };
+    const [failure, saga] = await ctx.withWorker(
+      tq,
+      async () => {
+        const handle = await ctx.temporal.workflow.start(depositFiat, {
+          taskQueue: tq,
+          workflowId: `deposit-${reference}`,
+          args: [input],
+        });
+        const f = await handle.result().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        return [f, await client.sagaStatus(`deposit-${reference}`)] as const;
+      },
+      { extraActivities: { creditDeposit: faulty(real().creditDeposit, { after: Number.MAX_SAFE_INTEGER }) } },
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'DeadlineExceeded' });
+    expect(saga).toMatchObject({ status: 'COMPENSATED', compensationsRun: ['rejectDepositRecord'] });
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+    const { rows } = await ctx.pool.query('SELECT status, transfer_id FROM deposits WHERE bank_reference = $1', [reference]);
+    expect(rows).toEqual([{ status: 'REJECTED', transfer_id: null }]);
+  });
+
+  test('a cancel while notify runs is answered: the credit stays and the saga completes', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const client = ctx.client(tq);
+    let started = false;
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const notifyDeposit = async (i: Parameters<ReturnType<typeof real>['notifyDeposit']>[0]) => {
+      started = true;
+      await opened;
+      return real().notifyDeposit(i);
+    };
+    const [result, saga] = await ctx.withWorker(
+      tq,
+      async () => {
+        await client.startDeposit(request(account, '10.00', reference));
+        const handle = ctx.temporal.workflow.getHandle<typeof depositFiat>(`deposit-${reference}`);
+        await eventually(async () => started);
+        await handle.cancel();
+        try {
+          // The workflow has seen the cancel: a workflow task completed after the request.
+          await eventually(async () => {
+            const events = (await handle.fetchHistory()).events ?? [];
+            const requested = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+            return requested >= 0 && events.slice(requested).some((e) => e.workflowTaskCompletedEventAttributes);
+          });
+        } finally {
+          open();
+        }
+        const r = await handle.result();
+        return [r, await client.sagaStatus(`deposit-${reference}`)] as const;
+      },
+      { extraActivities: { notifyDeposit } },
+    );
+    expect(result.status).toBe('CREDITED');
+    expect(saga).toMatchObject({ status: 'COMPLETED', pointOfNoReturn: 'credit', cancelRequested: true, compensationsRun: [] });
+    expect(saga.stepsDone).toEqual(['validate', 'record', 'screen', 'credit', 'notify']);
+    expect((await balances(ctx.pool, account)).balance).toBe(1000n);
+  });
+
+  test('a cancel during review rejects the deposit and credits nothing', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = ref();
+    const client = ctx.client(tq);
+    const saga = await ctx.withWorker(tq, async () => {
+      await client.startDeposit(request(account, '20000.00', reference));
+      await eventually(async () => (await client.sagaStatus(`deposit-${reference}`)).stepsDone.includes('screen'));
+      const handle = ctx.temporal.workflow.getHandle(`deposit-${reference}`);
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      return client.sagaStatus(`deposit-${reference}`);
+    });
+    expect(saga).toMatchObject({ status: 'COMPENSATED', compensationsRun: ['rejectDepositRecord'] });
+    const { rows } = await ctx.pool.query('SELECT status FROM deposits WHERE bank_reference = $1', [reference]);
+    expect(rows).toEqual([{ status: 'REJECTED' }]);
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+  });
+});
+
+describe('the fenced inverse of a deposit', () => {
+  const acts = () => createActivities({ pool: ctx.pool, logger: ctx.logger });
+
+  async function prepared(amount: string) {
+    const account = await openUserAccount(ctx.pool);
+    const input = await ctx.client(ctx.taskQueue()).prepareDeposit({
+      accountId: account,
+      asset: 'USD',
+      amount,
+      bankReference: ref(),
+      senderName: 'Fenced Inverse',
+    });
+    const placeholder = { accountId: input.accountId, asset: input.asset, amount: input.amount, senderName: input.senderName };
+    // Called directly, the owner is `direct:<reference>`, and so is the saga's credit key.
+    const creditKey = `direct:${input.bankReference}:credit`;
+    return { account, input, placeholder, creditKey };
+  }
+
+  test('a record attempt that arrives after the inverse found nothing records nothing and burns no reference', async () => {
+    const { account, input, placeholder, creditKey } = await prepared('30.00');
+    await acts().rejectDepositRecord({ bankReference: input.bankReference, reason: 'saga gave up', placeholder, creditKey });
+    const late = await acts().recordDeposit(input);
+    expect(late).toMatchObject({ status: 'REJECTED', duplicate: false });
+    const { rows } = await ctx.pool.query('SELECT status, reason FROM deposits WHERE bank_reference = $1', [input.bankReference]);
+    expect(rows).toEqual([{ status: 'REJECTED', reason: 'rejected before it was recorded: saga gave up' }]);
+    const err = (await acts()
+      .creditDeposit({ depositId: late.depositId, idempotencyKey: creditKey })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('InvalidState');
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+  });
+
+  test('the inverse reverses only its own credit', async () => {
+    const { account, input, placeholder, creditKey } = await prepared('40.00');
+    const deposit = await acts().recordDeposit(input);
+    await acts().creditDeposit({ depositId: deposit.depositId, idempotencyKey: creditKey });
+    const err = (await acts()
+      .rejectDepositRecord({ bankReference: input.bankReference, reason: 'x', placeholder, creditKey: 'someone-else:credit' })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('IdempotencyConflict');
+    expect((await balances(ctx.pool, account)).balance).toBe(4000n);
+    expect(await acts().rejectDepositRecord({ bankReference: input.bankReference, reason: 'x', placeholder, creditKey })).toEqual(
+      {
+        changed: true,
+        reversed: true,
+      },
+    );
+    expect((await balances(ctx.pool, account)).balance).toBe(0n);
+  });
+
+  test('the double-credit invariant counts credits by bank reference, whichever workflow made them', async () => {
+    const { account, input, creditKey } = await prepared('60.00');
+    const deposit = await acts().recordDeposit(input);
+    await acts().creditDeposit({ depositId: deposit.depositId, idempotencyKey: creditKey });
+    expect(await checkInvariants(ctx.pool)).toEqual([]);
+    // A second workflow's credit of the same reference (its own workflow id, not the deposit's).
+    const bank = await houseAccount(ctx.pool, 'USD', 'external_bank');
+    const move = { asset: 'USD', amount: '6000' };
+    await acts().transfer({
+      idempotencyKey: depositCreditStep(input.bankReference),
+      debitAccountId: bank,
+      creditAccountId: account,
+      ...move,
+    });
+    expect(await checkInvariants(ctx.pool)).toEqual([
+      `deposit ${deposit.depositId} (${input.bankReference}, CREDITED) has 2 standing credits, expected 1`,
+    ]);
+    await acts().transfer({
+      idempotencyKey: depositReversalStep(input.bankReference),
+      debitAccountId: account,
+      creditAccountId: bank,
+      ...move,
+    });
+    expect(await checkInvariants(ctx.pool)).toEqual([]);
+  });
+
+  test.each(['credit first', 'inverse first'])(
+    'a late credit interleaved with the inverse (%s) never leaves the user paid for a rejected deposit',
+    async (order) => {
+      const { account, input, placeholder, creditKey } = await prepared('50.00');
+      const deposit = await acts().recordDeposit(input);
+      const waiting = async () =>
+        Number(
+          (
+            await ctx.pool.query<{ n: string }>(
+              `SELECT COUNT(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          ).rows[0]?.n,
+        );
+      // Hold the deposit's row lock so both attempts queue behind it in a known order.
+      const blocker = await ctx.pool.connect();
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM deposits WHERE id = $1 FOR UPDATE', [deposit.depositId]);
+      const credit = () => acts().creditDeposit({ depositId: deposit.depositId, idempotencyKey: creditKey });
+      const inverse = () =>
+        acts().rejectDepositRecord({ bankReference: input.bankReference, reason: 'gave up', placeholder, creditKey });
+      const [first, second] = order === 'credit first' ? [credit, inverse] : [inverse, credit];
+      const a = first().catch((e: unknown) => e);
+      await eventually(async () => (await waiting()) === 1);
+      const b = second().catch((e: unknown) => e);
+      await eventually(async () => (await waiting()) === 2);
+      await blocker.query('COMMIT');
+      blocker.release();
+      await Promise.all([a, b]);
+      const { rows } = await ctx.pool.query('SELECT status, transfer_id FROM deposits WHERE id = $1', [deposit.depositId]);
+      expect(rows).toEqual([{ status: 'REJECTED', transfer_id: null }]);
+      expect((await balances(ctx.pool, account)).balance).toBe(0n);
+    },
+  );
 });

@@ -8,6 +8,7 @@ import { retryCompensationSignal, sagaStatusQuery, type SagaState } from '../../
 import { balances, count, houseAccount, openUserAccount } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
 import { createSagaTestActivities, newSagaProbe, type SagaProbe } from '../workflows/saga-test-activities';
+import { createSagaLedgerTestActivities } from './saga-ledger-activities';
 import type {
   sagaCancelledInFlight,
   sagaReserveAndCapture,
@@ -19,9 +20,18 @@ import type {
 const ctx = useTestContext({ workflowsPath: require.resolve('../workflows/saga-test-workflows') });
 
 /** Runs `fn` with a fresh worker that also serves the probe's activities. */
-async function withSagaWorker<T>(probe: SagaProbe, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+async function withSagaWorker<T>(
+  probe: SagaProbe,
+  fn: (taskQueue: string) => Promise<T>,
+  overrides: Record<string, (...args: never[]) => unknown> = {},
+): Promise<T> {
   const tq = ctx.taskQueue();
-  return ctx.withWorker(tq, () => fn(tq), { extraActivities: createSagaTestActivities(probe) });
+  const extraActivities = {
+    ...createSagaTestActivities(probe),
+    ...createSagaLedgerTestActivities({ pool: ctx.pool }),
+    ...overrides,
+  };
+  return ctx.withWorker(tq, () => fn(tq), { extraActivities });
 }
 
 /** The failure a workflow ended with, as the client sees it. */
@@ -267,6 +277,33 @@ describe('saga on the real ledger', () => {
     expect(rows).toEqual([{ status: 'captured', captured: '300', workflow_id: workflowId }]);
   });
 
+  test('a capture that lands but reports a failure is refunded by the fenced inverse; nothing stays moved', async () => {
+    const alice = await fundedAccount(1000n);
+    const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
+    const workflowId = `reserve-${randomUUID()}`;
+    const real = createActivities({ pool: ctx.pool, logger: ctx.logger });
+    // The capture commits, then its reply is lost for good (the step gives up).
+    const captureHold = async (i: Parameters<typeof real.captureHold>[0]) => {
+      await real.captureHold(i);
+      throw ApplicationFailure.create({ type: 'ReplyLost', message: 'capture reply lost', nonRetryable: true });
+    };
+    const [failure, state] = await withSagaWorker(
+      newSagaProbe(),
+      async (taskQueue) => {
+        const handle = await ctx.temporal.workflow.start<typeof sagaReserveAndCapture>('sagaReserveAndCapture', {
+          taskQueue,
+          workflowId,
+          args: [{ debitAccountId: alice, creditAccountId: escrow, asset: 'USD', amount: '300' }],
+        });
+        return [await workflowFailure(handle.result()), await status(handle)] as const;
+      },
+      { captureHold },
+    );
+    expect(failure.cause).toMatchObject({ type: 'ReplyLost' });
+    expect(state).toMatchObject({ status: 'COMPENSATED', stepsDone: ['reserve'], compensationsRun: ['releaseHold'] });
+    expect(await balances(ctx.pool, alice)).toMatchObject({ debitsPending: 0n, balance: 1000n, available: 1000n });
+  });
+
   test('a failure after the reserve releases the hold', async () => {
     const alice = await fundedAccount(1000n);
     const escrow = await houseAccount(ctx.pool, 'USD', 'escrow');
@@ -312,7 +349,7 @@ describe('saga on the real ledger', () => {
     );
     expect(rows).toEqual([
       { activity: 'placeHold', success: false, attempt: 1 },
-      { activity: 'releaseHold', success: true, attempt: 1 },
+      { activity: 'sagaTestReleaseOrRefund', success: true, attempt: 1 },
     ]);
     expect((await balances(ctx.pool, alice)).available).toBe(100n);
   });

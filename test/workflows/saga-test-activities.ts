@@ -66,4 +66,13 @@ export function createSagaTestActivities(probe: SagaProbe) {
   };
 }
 
-export type SagaTestActivities = ReturnType<typeof createSagaTestActivities>;
+export type SagaTestActivities = ReturnType<typeof createSagaTestActivities> & SagaLedgerTestActivities;
+
+/** Implemented on the real ledger in test/integration/saga-ledger-activities.ts. */
+export interface SagaLedgerTestActivities {
+  sagaTestReleaseOrRefund(i: {
+    holdKey: string;
+    captureKey: string;
+    workflowId: string;
+  }): Promise<{ released: string; refunded: boolean }>;
+}

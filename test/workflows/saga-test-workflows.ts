@@ -86,21 +86,28 @@ export interface ReserveInput {
   failAfterReserve?: boolean;
 }
 
-/** The trade/withdrawal shape on the real ledger: reserve (release) → … → capture. */
+/**
+ * The trade/withdrawal shape on the real ledger: reserve → … → capture. The inverse is
+ * registered before the reserve and fences the capture too (a capture that landed although
+ * its step failed is refunded); once the capture succeeded nothing is undone.
+ */
 export async function sagaReserveAndCapture(input: ReserveInput): Promise<{ holdId: string; transferId: string }> {
   const saga = new Saga('test-reserve');
-  const holdKey = `${workflowInfo().workflowId}:reserve`;
+  const workflowId = workflowInfo().workflowId;
+  const holdKey = `${workflowId}:reserve`;
+  const captureKey = `${workflowId}:capture`;
   const { debitAccountId, creditAccountId, asset, amount } = input;
   return saga.run(async () => {
     const hold = await saga.step(
       'reserve',
       () => ledger.placeHold({ idempotencyKey: holdKey, debitAccountId, creditAccountId, asset, amount }),
-      { name: 'releaseHold', run: () => ledger.releaseHold({ holdIdempotencyKey: holdKey }) },
+      { name: 'releaseHold', run: () => probe.sagaTestReleaseOrRefund({ holdKey, captureKey, workflowId }) },
     );
     if (input.failAfterReserve) await probeStep(saga, 'after-reserve', { undo: false, fail: true });
     const capture = await saga.step('capture', () =>
-      ledger.captureHold({ idempotencyKey: `${workflowInfo().workflowId}:capture`, holdId: hold.holdId, amount }),
+      ledger.captureHold({ idempotencyKey: captureKey, holdId: hold.holdId, amount }),
     );
+    saga.pointOfNoReturn();
     return { holdId: hold.holdId, transferId: capture.transferId };
   });
 }

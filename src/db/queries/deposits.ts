@@ -107,3 +107,36 @@ export async function listDeposits(
   );
   return rows;
 }
+
+export async function lockDepositByReference(client: PoolClient, bankReference: string): Promise<DepositRow | undefined> {
+  const { rows } = await client.query<DepositRow>('SELECT * FROM deposits WHERE bank_reference = $1 FOR UPDATE', [bankReference]);
+  return rows[0];
+}
+
+/**
+ * A rejected placeholder for a deposit rejected before it was recorded: a late record
+ * attempt with the same id and reference finds it and records nothing new. Undefined when
+ * a row holding the id or the reference exists already (the caller locks that one).
+ */
+export async function insertRejectedDeposit(
+  client: PoolClient,
+  d: {
+    id: string;
+    bankReference: string;
+    accountId: string;
+    asset: string;
+    amount: bigint;
+    senderName: string;
+    workflowId: string;
+    reason: string;
+  },
+): Promise<DepositRow | undefined> {
+  const { rows } = await client.query<DepositRow>(
+    `INSERT INTO deposits (id, bank_reference, account_id, asset, amount, sender_name, status, workflow_id, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, 'REJECTED', $7, $8)
+     ON CONFLICT DO NOTHING
+     RETURNING *`,
+    [d.id, d.bankReference, d.accountId, d.asset, String(d.amount), d.senderName, d.workflowId, d.reason],
+  );
+  return rows[0];
+}
