@@ -90,6 +90,9 @@ async function connected(databaseUrl: string): Promise<Client> {
 export async function migrate(databaseUrl: string, logger?: Logger): Promise<string[]> {
   const client = await connected(databaseUrl);
   try {
+    // Never migrate "around" a newer release's migrations: refuse, naming them.
+    const status = compareMigrations(expectedMigrations(), await appliedMigrations(client));
+    if (status.state === 'newer') throw new Error(schemaProblem(status));
     const applied = await runner({
       dbClient: client,
       dir: MIGRATIONS_DIR,
@@ -119,16 +122,17 @@ export async function migrate(databaseUrl: string, logger?: Logger): Promise<str
 export async function schemaStatus(databaseUrl: string): Promise<SchemaStatus> {
   const client = await connected(databaseUrl);
   try {
-    const { rows: table } = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [MIGRATIONS_TABLE]);
-    const applied = table[0]?.t
-      ? (await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY run_on, id`)).rows.map(
-          (r) => r.name,
-        )
-      : [];
-    return compareMigrations(expectedMigrations(), applied);
+    return compareMigrations(expectedMigrations(), await appliedMigrations(client));
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+async function appliedMigrations(client: Client): Promise<string[]> {
+  const { rows: table } = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [MIGRATIONS_TABLE]);
+  if (!table[0]?.t) return [];
+  const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY run_on, id`);
+  return rows.map((r) => r.name);
 }
 
 export function compareMigrations(expected: string[], applied: string[]): SchemaStatus {
