@@ -49,9 +49,9 @@ const CommonEnv = z.object({
 });
 
 const WorkerEnv = CommonEnv.extend({
-  TEMPORAL_ADDRESS: z.string({ error: 'TEMPORAL_ADDRESS is required (host:port of the Temporal frontend)' }).pipe(
-    hostPort('TEMPORAL_ADDRESS'),
-  ),
+  TEMPORAL_ADDRESS: z
+    .string({ error: 'TEMPORAL_ADDRESS is required (host:port of the Temporal frontend)' })
+    .pipe(hostPort('TEMPORAL_ADDRESS')),
   DATABASE_URL: databaseUrl(true),
   PG_POOL_MAX: intFromEnv(20, 1, 1000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFromEnv(16, 1, 1000),
@@ -62,7 +62,9 @@ const WorkerEnv = CommonEnv.extend({
     .regex(/^[^:\s]+:\d+$/, 'METRICS_BIND_ADDRESS must be host:port')
     .optional(),
   /** false: never try to register missing search attributes (a worker without operator rights). */
-  TXMGR_REGISTER_SEARCH_ATTRIBUTES: z.enum(['true', 'false'], { error: 'TXMGR_REGISTER_SEARCH_ATTRIBUTES must be true or false' }).default('true'),
+  TXMGR_REGISTER_SEARCH_ATTRIBUTES: z
+    .enum(['true', 'false'], { error: 'TXMGR_REGISTER_SEARCH_ATTRIBUTES must be true or false' })
+    .default('true'),
 }).refine((env) => env.PG_POOL_MAX >= env.WORKER_MAX_CONCURRENT_ACTIVITIES, {
   message: 'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES, or activities would queue for connections',
   path: ['PG_POOL_MAX'],
@@ -105,7 +107,10 @@ function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<
 }
 
 /** `npm run migrate`: only the database. */
-export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): { databaseUrl: string; logLevel: z.infer<typeof logLevel> } {
+export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): {
+  databaseUrl: string;
+  logLevel: z.infer<typeof logLevel>;
+} {
   const e = parse(z.object({ DATABASE_URL: databaseUrl(true), LOG_LEVEL: logLevel }), env);
   return { databaseUrl: e.DATABASE_URL, logLevel: e.LOG_LEVEL };
 }

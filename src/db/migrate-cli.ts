@@ -20,7 +20,8 @@ main().catch((err: unknown) => {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
-  const message = err instanceof DatabaseUnavailableError ? err.message : `migration failed: ${String((err as Error)?.message ?? err)}`;
+  const message =
+    err instanceof DatabaseUnavailableError ? err.message : `migration failed: ${String((err as Error)?.message ?? err)}`;
   process.stderr.write(`${message.split('\n')[0]}\n`);
   process.exit(1);
 });

@@ -35,7 +35,11 @@ export interface ClusterCheckOptions {
 export async function connectCheckedTemporal(o: ClusterCheckOptions): Promise<NativeConnection> {
   const timeoutMs = o.timeoutMs ?? TEMPORAL_CONNECT_TIMEOUT_MS;
   const bounded = <T>(what: string, p: Promise<T>) =>
-    withTimeout(p, timeoutMs, () => new StartupCheckError(`Temporal at ${o.address} did not answer ${what} within ${timeoutMs / 1000}s`));
+    withTimeout(
+      p,
+      timeoutMs,
+      () => new StartupCheckError(`Temporal at ${o.address} did not answer ${what} within ${timeoutMs / 1000}s`),
+    );
   let connection: NativeConnection;
   try {
     connection = await bounded('the connection', NativeConnection.connect({ address: o.address }));
@@ -81,7 +85,9 @@ async function checkNamespaceAndAttributes(
   });
   if (check.wrongType.length > 0) {
     const list = check.wrongType.map((w) => `${w.name} is ${w.registered}, txmgr needs ${w.type}`).join('; ');
-    throw new StartupCheckError(`search attributes of namespace "${o.namespace}" have the wrong type (${list}); a type cannot be changed in place`);
+    throw new StartupCheckError(
+      `search attributes of namespace "${o.namespace}" have the wrong type (${list}); a type cannot be changed in place`,
+    );
   }
   if (check.missing.length === 0) return;
 

@@ -57,12 +57,17 @@ export async function checkSearchAttributes(
  * server gets them at start); returns the names added. Workflows that upsert an
  * unknown attribute fail every workflow task.
  */
-export async function ensureSearchAttributes(connection: { operatorService: OperatorService }, namespace: string): Promise<string[]> {
+export async function ensureSearchAttributes(
+  connection: { operatorService: OperatorService },
+  namespace: string,
+): Promise<string[]> {
   const { missing } = await checkSearchAttributes(connection, namespace);
   if (missing.length === 0) return [];
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type] as temporal.api.enums.v1.IndexedValueType])),
+    searchAttributes: Object.fromEntries(
+      missing.map((k) => [k.name, INDEXED_TYPE[k.type] as temporal.api.enums.v1.IndexedValueType]),
+    ),
   });
   return missing.map((k) => k.name);
 }

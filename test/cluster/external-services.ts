@@ -46,7 +46,17 @@ export async function startTemporalDevServer(dir: string): Promise<External & { 
   const port = await freePort();
   const child = spawn(
     cli,
-    ['server', 'start-dev', '--headless', '--port', String(port), '--db-filename', path.join(dir, 'temporal.db'), '--log-level', 'error'],
+    [
+      'server',
+      'start-dev',
+      '--headless',
+      '--port',
+      String(port),
+      '--db-filename',
+      path.join(dir, 'temporal.db'),
+      '--log-level',
+      'error',
+    ],
     { stdio: 'ignore' },
   );
   const address = `127.0.0.1:${port}`;

@@ -11,7 +11,8 @@ import { MIGRATE_COMMAND, MIGRATE_ENV, WORKER_COMMAND, WORKER_ENV } from '../clu
 const ROOT = path.resolve(__dirname, '..', '..');
 const composeText = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
 const dockerfileText = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+  .scripts;
 
 interface Service {
   image?: string;
@@ -179,7 +180,8 @@ describe('docker-compose.yml', () => {
       expect(e.SQL_PASSWORD).toBe(env(service('postgresql')).POSTGRES_PASSWORD);
       const setup = script('setup-cluster.sh');
       expect(argv(admin.entrypoint).join(' ')).toContain('setup-cluster.sh');
-      for (const step of ['create', 'setup-schema -v 0.0', 'update-schema -d']) expect(setup).toContain(`temporal-sql-tool --db "$db" ${step}`);
+      for (const step of ['create', 'setup-schema -v 0.0', 'update-schema -d'])
+        expect(setup).toContain(`temporal-sql-tool --db "$db" ${step}`);
       expect(setup).toContain('for db in temporal temporal_visibility');
       expect(setup).toContain('/schema/postgresql/v12');
       expect(setup).toContain('temporal/versioned');
@@ -188,7 +190,9 @@ describe('docker-compose.yml', () => {
 
     test('lets the server start once the schema exists, then creates the namespace', () => {
       // Healthy = the file the script writes after the schema steps.
-      const marker = argv(admin.healthcheck?.test).join(' ').match(/test -f (\S+)/)?.[1];
+      const marker = argv(admin.healthcheck?.test)
+        .join(' ')
+        .match(/test -f (\S+)/)?.[1];
       expect(marker).toBeDefined();
       const setup = script('setup-cluster.sh');
       expect(setup).toContain(`\${SCHEMA_READY_FILE:-${marker as string}}`);
