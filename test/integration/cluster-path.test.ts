@@ -299,6 +299,14 @@ describe('the cluster path from the README', () => {
       expect({ override, code: r.code }).toEqual({ override, code: 2 });
       expect(r.stderr).toMatch(message);
     }
+    // migrate: one line for a database it cannot reach, exit 2 for a malformed URL.
+    const unreachable = await run(MIGRATE_COMMAND, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/txmgr' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('cannot reach the database at 127.0.0.1:1/txmgr: connection refused');
+    const malformed = await run(MIGRATE_COMMAND, { DATABASE_URL: 'mysql://db/txmgr' });
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('DATABASE_URL must start with postgres://');
+
     // A newer release's migration applied: this code refuses to run on that schema.
     await one(databaseUrl, "INSERT INTO pgmigrations (name, run_on) VALUES ('29991231000000000_from_the_future', now())", []);
     const newer = await run(['node', 'dist/worker.js'], env);
