@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # txmgr worker image. Build: docker build -t txmgr:local .
 # The same image runs the worker (default CMD) and the one-shot migration
-# (`node dist/db/migrate-cli.js`), so both always agree on the schema version.
+# (`npm run migrate`), so both always agree on the schema version.
 
 # ---- build: compile TypeScript, then drop dev dependencies ----
 FROM node:20-bookworm-slim AS build

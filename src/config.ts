@@ -11,9 +11,33 @@ export const WORKER_ENV_VARS = [
   'WORKER_SHUTDOWN_GRACE_MS',
   'LOG_LEVEL',
   'METRICS_BIND_ADDRESS',
+  'TXMGR_REGISTER_SEARCH_ATTRIBUTES',
 ] as const;
 
 const intFromEnv = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** host:port, the form gRPC clients dial; a bare host or a URL is refused with the expected form. */
+const hostPort = (name: string) =>
+  z
+    .string()
+    .min(1)
+    .regex(
+      /^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/,
+      `${name} must be host:port (e.g. localhost:7233 or temporal.example.com:7233), without a scheme`,
+    );
+
+/** A postgres:// URL that parses, with a host; named in every message. */
+const databaseUrl = (required: boolean) =>
+  z
+    .string(required ? { error: 'DATABASE_URL is required (postgres://user:password@host:port/database)' } : undefined)
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
+    .refine((v) => {
+      try {
+        return new URL(v).hostname !== '';
+      } catch {
+        return false;
+      }
+    }, 'DATABASE_URL is not a valid URL (postgres://user:password@host:port/database; percent-encode special characters in the password)');
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
@@ -25,10 +49,10 @@ const CommonEnv = z.object({
 });
 
 const WorkerEnv = CommonEnv.extend({
-  TEMPORAL_ADDRESS: z.string({ error: 'TEMPORAL_ADDRESS is required (host:port of the Temporal frontend)' }).min(1),
-  DATABASE_URL: z
-    .string({ error: 'DATABASE_URL is required (postgres://user:password@host:port/database)' })
-    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://'),
+  TEMPORAL_ADDRESS: z
+    .string({ error: 'TEMPORAL_ADDRESS is required (host:port of the Temporal frontend)' })
+    .pipe(hostPort('TEMPORAL_ADDRESS')),
+  DATABASE_URL: databaseUrl(true),
   PG_POOL_MAX: intFromEnv(20, 1, 1000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFromEnv(16, 1, 1000),
   WORKER_SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
@@ -37,6 +61,10 @@ const WorkerEnv = CommonEnv.extend({
     .string()
     .regex(/^[^:\s]+:\d+$/, 'METRICS_BIND_ADDRESS must be host:port')
     .optional(),
+  /** false: never try to register missing search attributes (a worker without operator rights). */
+  TXMGR_REGISTER_SEARCH_ATTRIBUTES: z
+    .enum(['true', 'false'], { error: 'TXMGR_REGISTER_SEARCH_ATTRIBUTES must be true or false' })
+    .default('true'),
 }).refine((env) => env.PG_POOL_MAX >= env.WORKER_MAX_CONCURRENT_ACTIVITIES, {
   message: 'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES, or activities would queue for connections',
   path: ['PG_POOL_MAX'],
@@ -52,10 +80,19 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   logLevel: z.infer<typeof logLevel>;
   metricsBindAddress?: string;
+  registerSearchAttributes: boolean;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/**
+ * A service the environment points at is not fit to run against (unreachable, no such
+ * namespace, schema out of step): the process exits 2 with this one line.
+ */
+export class StartupCheckError extends Error {
+  override name = 'StartupCheckError';
 }
 
 function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
@@ -67,6 +104,15 @@ function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<
     throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
   }
   return result.data;
+}
+
+/** `npm run migrate`: only the database. */
+export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): {
+  databaseUrl: string;
+  logLevel: z.infer<typeof logLevel>;
+} {
+  const e = parse(z.object({ DATABASE_URL: databaseUrl(true), LOG_LEVEL: logLevel }), env);
+  return { databaseUrl: e.DATABASE_URL, logLevel: e.LOG_LEVEL };
 }
 
 /** Parses the worker's environment once; throws naming every missing or bad variable. */
@@ -82,6 +128,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
+    registerSearchAttributes: e.TXMGR_REGISTER_SEARCH_ATTRIBUTES === 'true',
   };
 }
 
@@ -99,11 +146,8 @@ export interface CommonConfig {
 export function loadCommonConfig(env: NodeJS.ProcessEnv = process.env): CommonConfig {
   const e = parse(
     CommonEnv.extend({
-      TEMPORAL_ADDRESS: z.string().min(1).optional(),
-      DATABASE_URL: z
-        .string()
-        .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres://')
-        .optional(),
+      TEMPORAL_ADDRESS: hostPort('TEMPORAL_ADDRESS').optional(),
+      DATABASE_URL: databaseUrl(false).optional(),
       TXMGR_DATA_DIR: z.string().min(1).default('.data'),
     }),
     env,

@@ -1,23 +1,53 @@
 #!/usr/bin/env node
-import { NativeConnection } from '@temporalio/worker';
-import { ConfigError, loadWorkerConfig } from './config';
-import { migrate } from './db/migrate';
+import { ConfigError, loadWorkerConfig, StartupCheckError } from './config';
+import { DatabaseUnavailableError, describeDatabase, schemaProblem, schemaStatus, unavailable } from './db/migrate';
 import { createPool } from './db/pool';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
+import { connectCheckedTemporal } from './temporal/cluster-checks';
 import { installRuntime } from './temporal/runtime';
 import { createWorker } from './worker-factory';
 
 /**
- * The worker process: reads the environment (failing fast on anything missing),
- * applies migrations, serves txmgr's task queue and drains on SIGINT/SIGTERM.
+ * The worker process: reads the environment (failing fast on anything missing), checks
+ * the database schema and the Temporal namespace before it polls, serves txmgr's task
+ * queue and drains on SIGINT/SIGTERM. Migrations are `npm run migrate`'s job.
  */
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const logger = createLogger(config.logLevel);
   installRuntime(logger, { metricsBindAddress: config.metricsBindAddress });
+
+  // The schema first: a worker on a schema it does not match would fail every activity.
+  const problem = schemaProblem(await schemaStatus(config.databaseUrl));
+  if (problem) throw new StartupCheckError(`${describeDatabase(config.databaseUrl)}: ${problem}`);
   const pool = createPool({ databaseUrl: config.databaseUrl, max: config.poolMax, applicationName: 'txmgr-worker' });
-  await migrate(config.databaseUrl, logger);
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  try {
+    await pool.query('SELECT 1').catch((err: unknown) => {
+      throw unavailable(config.databaseUrl, err);
+    });
+    const connection = await connectCheckedTemporal({
+      address: config.temporalAddress,
+      namespace: config.namespace,
+      logger,
+      register: config.registerSearchAttributes,
+    });
+    try {
+      await serve(config, logger, pool, connection);
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await pool.end();
+  }
+  logger.info('worker stopped');
+}
+
+async function serve(
+  config: ReturnType<typeof loadWorkerConfig>,
+  logger: Logger,
+  pool: ReturnType<typeof createPool>,
+  connection: Awaited<ReturnType<typeof connectCheckedTemporal>>,
+): Promise<void> {
   const worker = await createWorker({
     connection,
     namespace: config.namespace,
@@ -34,18 +64,17 @@ async function main(): Promise<void> {
     );
   }
   logger.info({ taskQueue: config.taskQueue, namespace: config.namespace }, 'worker started');
-  try {
-    await worker.run();
-  } finally {
-    await connection.close();
-    await pool.end();
-    logger.info('worker stopped');
-  }
+  await worker.run();
 }
 
 main().catch((err: unknown) => {
+  // Start-up failures are the environment's: one line on stderr, exit 2.
   if (err instanceof ConfigError) {
-    console.error(err.message);
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof StartupCheckError || err instanceof DatabaseUnavailableError) {
+    process.stderr.write(`txmgr worker cannot start: ${err.message}\n`);
     process.exit(2);
   }
   console.error(err);

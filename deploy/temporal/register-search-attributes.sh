@@ -16,8 +16,8 @@ if [ "$#" -eq 0 ]; then
   exit 2
 fi
 
-# auto-setup creates the namespace in the background once the frontend is up, so a
-# healthy `temporal` service does not yet mean the namespace exists.
+# A namespace just created takes a moment to appear in every frontend's cache, so a
+# successful create does not yet mean describe finds it.
 attempt=0
 until temporal operator namespace describe --address "$address" --namespace "$namespace" >/dev/null 2>&1; do
   attempt=$((attempt + 1))

@@ -43,6 +43,14 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): 
   });
 }
 
+async function until(probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const stackEnv = (taskQueue: string): NodeJS.ProcessEnv => ({
   TEMPORAL_ADDRESS: process.env.TXMGR_TEST_TEMPORAL_ADDRESS,
   TEMPORAL_NAMESPACE: process.env.TXMGR_TEST_NAMESPACE ?? 'default',
@@ -65,8 +73,9 @@ describe('worker process', () => {
     expect(undersized.stderr).toContain('PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES');
   });
 
-  test('serves deposits, logs JSON with workflow and activity context, and drains on SIGTERM', async () => {
+  test('serves deposits, logs JSON with workflow and activity context, and drains on SIGTERM with a saga in flight', async () => {
     const taskQueue = ctx.taskQueue();
+    const client = ctx.client(taskQueue);
     const child = spawn(process.execPath, ['dist/worker.js'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, ...stackEnv(taskQueue), LOG_LEVEL: 'debug', WORKER_SHUTDOWN_GRACE_MS: '3000' },
@@ -74,10 +83,12 @@ describe('worker process', () => {
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const account = await openUserAccount(ctx.pool);
+    // Above the USD review threshold (10,000.00): the saga waits for a decision.
+    const inReview = `PROC-${randomUUID().slice(0, 8)}`;
     try {
       await waitForLine(child, /"msg":"worker started"/);
-      const account = await openUserAccount(ctx.pool);
-      const result = await ctx.client(taskQueue).depositFiat({
+      const result = await client.depositFiat({
         accountId: account,
         asset: 'USD',
         amount: '3.21',
@@ -85,15 +96,33 @@ describe('worker process', () => {
         senderName: 'Proc Ess',
       });
       expect(result.status).toBe('CREDITED');
-      expect((await balances(ctx.pool, account)).balance).toBe(321n);
+      await client.startDeposit({
+        accountId: account,
+        asset: 'USD',
+        amount: '20000.00',
+        bankReference: inReview,
+        senderName: 'Proc Ess',
+      });
+      await until(async () => {
+        const { rows } = await ctx.pool.query('SELECT status FROM deposits WHERE bank_reference = $1', [inReview]);
+        return rows[0]?.status === 'IN_REVIEW';
+      });
     } finally {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+
+    // The saga outlives the worker: approved after the drain, another worker finishes it.
+    await client.approveDeposit(inReview, { reviewer: 'ops-after-sigterm' });
+    const finished = await ctx.withWorker(taskQueue, () => ctx.temporal.workflow.getHandle(`deposit-${inReview}`).result());
+    expect(finished).toMatchObject({ status: 'CREDITED' });
+    expect((await balances(ctx.pool, account)).balance).toBe(321n + 2_000_000n);
+
     const lines = stdout
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.some((l) => l.msg === 'shutting down: draining in-flight tasks')).toBe(true);
     expect(lines.some((l) => l.msg === 'worker stopped')).toBe(true);
     // The SDK's runtime logger is bridged to pino: its lines are JSON too.
     expect(lines.some((l) => l.component === 'temporal-sdk')).toBe(true);

@@ -1,4 +1,4 @@
-import { ConfigError, loadCommonConfig, loadWorkerConfig } from '../../src/config';
+import { ConfigError, loadCommonConfig, loadMigrateConfig, loadWorkerConfig } from '../../src/config';
 
 const base = { TEMPORAL_ADDRESS: 'temporal:7233', DATABASE_URL: 'postgres://u:p@db:5432/txmgr' };
 
@@ -14,6 +14,7 @@ describe('worker configuration', () => {
       shutdownGraceMs: 10_000,
       logLevel: 'info',
       metricsBindAddress: undefined,
+      registerSearchAttributes: true,
     });
   });
 
@@ -28,9 +29,34 @@ describe('worker configuration', () => {
     ],
     [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ...base, METRICS_BIND_ADDRESS: 'everywhere' }, 'METRICS_BIND_ADDRESS must be host:port'],
+    [{ ...base, TEMPORAL_ADDRESS: 'localhost' }, 'TEMPORAL_ADDRESS must be host:port (e.g. localhost:7233'],
+    [{ ...base, TEMPORAL_ADDRESS: 'http://temporal:7233' }, 'TEMPORAL_ADDRESS must be host:port'],
+    [{ ...base, DATABASE_URL: 'postgres://u:p@' }, 'DATABASE_URL is not a valid URL'],
+    [{ ...base, TXMGR_REGISTER_SEARCH_ATTRIBUTES: 'maybe' }, 'TXMGR_REGISTER_SEARCH_ATTRIBUTES must be true or false'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadWorkerConfig(env)).toThrow(ConfigError);
     expect(() => loadWorkerConfig(env)).toThrow(message);
+  });
+
+  test('names every bad variable at once', () => {
+    const env = { TEMPORAL_ADDRESS: 'localhost', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' };
+    for (const message of ['TEMPORAL_ADDRESS must be host:port', 'DATABASE_URL must start', 'LOG_LEVEL:']) {
+      expect(() => loadWorkerConfig(env)).toThrow(message);
+    }
+  });
+
+  test('accepts IPv6 and named hosts with a port', () => {
+    expect(loadWorkerConfig({ ...base, TEMPORAL_ADDRESS: '[::1]:7233' }).temporalAddress).toBe('[::1]:7233');
+    expect(loadWorkerConfig({ ...base, TEMPORAL_ADDRESS: 'temporal.example.com:443' }).temporalAddress).toBe(
+      'temporal.example.com:443',
+    );
+    expect(loadWorkerConfig({ ...base, TXMGR_REGISTER_SEARCH_ATTRIBUTES: 'false' }).registerSearchAttributes).toBe(false);
+  });
+
+  test('the CLI and migrate validate the same way', () => {
+    expect(() => loadCommonConfig({ TEMPORAL_ADDRESS: 'localhost' })).toThrow('TEMPORAL_ADDRESS must be host:port');
+    expect(() => loadMigrateConfig({})).toThrow('DATABASE_URL is required');
+    expect(loadMigrateConfig({ DATABASE_URL: base.DATABASE_URL }).databaseUrl).toBe(base.DATABASE_URL);
   });
 
   test('treats empty variables as unset', () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { loadWorkerConfig, WORKER_ENV_VARS } from '../../src/config';
 import { SEARCH_ATTRIBUTE_NAMES, SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes';
+import { MIGRATE_COMMAND, MIGRATE_ENV, WORKER_COMMAND, WORKER_ENV } from '../cluster/steps';
 
 // docker-compose.yml and the Dockerfile cannot be run here (no Docker engine), so
 // this checks what would otherwise only fail on a user's first `docker compose up`.
@@ -10,6 +11,8 @@ import { SEARCH_ATTRIBUTE_NAMES, SEARCH_ATTRIBUTES } from '../../src/temporal/se
 const ROOT = path.resolve(__dirname, '..', '..');
 const composeText = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
 const dockerfileText = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+  .scripts;
 
 interface Service {
   image?: string;
@@ -20,6 +23,7 @@ interface Service {
   depends_on?: string[] | Record<string, { condition?: string }>;
   volumes?: (string | { type?: string; source?: string })[];
   stop_grace_period?: string;
+  healthcheck?: { test?: string | string[] };
   restart?: string;
   deploy?: { replicas?: number };
 }
@@ -141,10 +145,62 @@ describe('docker-compose.yml', () => {
 
   test('Temporal persists to the postgresql service', () => {
     const e = env(service('temporal'));
+    expect(e.POSTGRES_SEEDS).toBe(env(service('temporal-admin-tools')).SQL_HOST);
     expect(e.DB).toBe('postgres12');
     expect(e.POSTGRES_SEEDS).toBe('postgresql');
     expect(e.POSTGRES_USER).toBe(env(service('postgresql')).POSTGRES_USER);
     expect(e.POSTGRES_PWD).toBe(env(service('postgresql')).POSTGRES_PASSWORD);
+  });
+
+  test('runs temporalio/server, not the deprecated auto-setup image', () => {
+    expect(service('temporal').image).toMatch(/^temporalio\/server:/);
+    for (const s of Object.values(services)) expect(s.image).not.toMatch(/auto-setup/);
+  });
+
+  describe('temporal-admin-tools, the one-shot Temporal setup', () => {
+    const admin = service('temporal-admin-tools');
+    const e = env(admin);
+    const script = (name: string) => {
+      const mount = (admin.volumes ?? [])
+        .map((v) => (typeof v === 'string' ? v.split(':') : [v.source ?? '']))
+        .find(([source]) => source !== undefined && source.endsWith(`/${name}`));
+      expect({ name, mounted: mount !== undefined }).toEqual({ name, mounted: true });
+      return readFileSync(path.join(ROOT, (mount as string[])[0] as string), 'utf8');
+    };
+
+    test('runs on the admin-tools image of the server version', () => {
+      expect(admin.image).toMatch(/^temporalio\/admin-tools:/);
+      expect(imageTag(admin.image as string)?.split('-')[0]).toBe(imageTag(service('temporal').image as string));
+    });
+
+    test("creates Temporal's schema in the postgresql service, both databases, with temporal-sql-tool", () => {
+      expect(dependsOn(admin)).toMatchObject({ postgresql: 'service_healthy' });
+      expect(e).toMatchObject({ SQL_PLUGIN: 'postgres12', SQL_HOST: 'postgresql', SQL_PORT: '5432' });
+      expect(e.SQL_USER).toBe(env(service('postgresql')).POSTGRES_USER);
+      expect(e.SQL_PASSWORD).toBe(env(service('postgresql')).POSTGRES_PASSWORD);
+      const setup = script('setup-cluster.sh');
+      expect(argv(admin.entrypoint).join(' ')).toContain('setup-cluster.sh');
+      for (const step of ['create', 'setup-schema -v 0.0', 'update-schema -d'])
+        expect(setup).toContain(`temporal-sql-tool --db "$db" ${step}`);
+      expect(setup).toContain('for db in temporal temporal_visibility');
+      expect(setup).toContain('/schema/postgresql/v12');
+      expect(setup).toContain('temporal/versioned');
+      expect(setup).toContain('visibility/versioned');
+    });
+
+    test('lets the server start once the schema exists, then creates the namespace', () => {
+      // Healthy = the file the script writes after the schema steps.
+      const marker = argv(admin.healthcheck?.test)
+        .join(' ')
+        .match(/test -f (\S+)/)?.[1];
+      expect(marker).toBeDefined();
+      const setup = script('setup-cluster.sh');
+      expect(setup).toContain(`\${SCHEMA_READY_FILE:-${marker as string}}`);
+      expect(setup.indexOf('touch "$ready_file"')).toBeGreaterThan(setup.lastIndexOf('update-schema'));
+      expect(dependsOn(service('temporal'))).toEqual({ 'temporal-admin-tools': 'service_healthy' });
+      expect(setup).toContain('temporal operator namespace create');
+      expect(admin.restart ?? 'no').toBe('no');
+    });
   });
 
   test('the Web UI talks to the temporal service', () => {
@@ -155,7 +211,8 @@ describe('docker-compose.yml', () => {
     const worker = service('worker');
     const workerEnv = env(worker);
 
-    test('sets only variables the worker reads', () => {
+    test('sets the variables the cluster-path test gives its workers, and only ones the worker reads', () => {
+      expect(Object.keys(workerEnv)).toEqual(expect.arrayContaining([...WORKER_ENV]));
       const unknown = Object.keys(workerEnv).filter((k) => !(WORKER_ENV_VARS as readonly string[]).includes(k));
       expect(unknown).toEqual([]);
     });
@@ -184,9 +241,15 @@ describe('docker-compose.yml', () => {
       expect(env(service('migrate')).DATABASE_URL).toBe(workerEnv.DATABASE_URL);
     });
 
-    test('starts after Temporal is healthy, the schema is migrated and the search attributes exist', () => {
+    test('runs what `npm run worker` runs (the image default)', () => {
+      expect(argv(worker.command)).toEqual([]);
+      expect(WORKER_COMMAND).toEqual(['npm', 'run', 'worker']);
+      expect(scripts.worker).toBe('node dist/worker.js');
+    });
+
+    test('starts after Temporal is set up, the schema is migrated and the search attributes exist', () => {
       expect(dependsOn(worker)).toMatchObject({
-        temporal: 'service_healthy',
+        temporal: 'service_started',
         migrate: 'service_completed_successfully',
         'temporal-admin-tools': 'service_completed_successfully',
       });
@@ -209,10 +272,13 @@ describe('docker-compose.yml', () => {
     });
   });
 
-  test('migrate runs the migration CLI from the worker image, once', () => {
+  test('migrate runs `npm run migrate` from the worker image, once, as the cluster-path test does', () => {
     const migrate = service('migrate');
     expect(migrate.image).toBe(service('worker').image);
-    expect(argv(migrate.command)).toEqual(['node', 'dist/db/migrate-cli.js']);
+    expect(argv(migrate.command)).toEqual([...MIGRATE_COMMAND]);
+    expect(scripts.migrate).toBe('node dist/db/migrate-cli.js');
+    expect(Object.keys(env(migrate))).toEqual(expect.arrayContaining([...MIGRATE_ENV]));
+    expect(dependsOn(migrate)).toEqual({ 'app-db': 'service_healthy' });
     expect(migrate.restart ?? 'no').toBe('no');
   });
 
@@ -241,13 +307,13 @@ describe('docker-compose.yml', () => {
       expect(e.TEMPORAL_ADDRESS).toBe('temporal:7233');
     });
 
-    test('with a script that creates them through the Temporal CLI', () => {
-      const mount = (admin.volumes ?? [])
-        .map((v) => (typeof v === 'string' ? v.split(':') : [v.source ?? '']))
-        .find(([, target]) => target !== undefined && argv(admin.entrypoint).includes(target));
-      expect(mount).toBeDefined();
-      const script = readFileSync(path.join(ROOT, (mount as string[])[0] as string), 'utf8');
-      expect(script).toContain('temporal operator search-attribute create');
+    test('with a script that creates them through the Temporal CLI, after the namespace', () => {
+      const mounted = (admin.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':') : [v.source ?? '']));
+      const source = (file: string) => mounted.find(([s]) => s?.endsWith(file))?.[0];
+      const setup = readFileSync(path.join(ROOT, source('setup-cluster.sh') as string), 'utf8');
+      const register = readFileSync(path.join(ROOT, source('register-search-attributes.sh') as string), 'utf8');
+      expect(setup).toMatch(/exec \/bin\/sh .*register-search-attributes\.sh" "\$@"/);
+      expect(register).toContain('temporal operator search-attribute create');
     });
   });
 });
