@@ -38,7 +38,7 @@ describe('help, version and environment', () => {
     );
     const noPort = await txmgr(['saga', 'X'], { TEMPORAL_ADDRESS: 'localhost' });
     expect(noPort.code).toBe(2);
-    expect(noPort.stderr).toContain('TEMPORAL_ADDRESS must be host:port, got "localhost"');
+    expect(noPort.stderr).toContain('TEMPORAL_ADDRESS must be host:port (e.g. localhost:7233');
     const limit = await txmgr(['config', 'history', '--limit', 'abc'], { DATABASE_URL: ctx.databaseUrl });
     expect(limit.code).toBe(2);
     expect(limit.stderr).toContain('--limit must be a positive whole number, got "abc"');

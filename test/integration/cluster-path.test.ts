@@ -174,7 +174,7 @@ describe('the cluster path from the README', () => {
     fs.writeFileSync(
       configFile,
       JSON.stringify([
-        { id: configId, kind: 'compliance.thresholds', payload: { thresholds: [{ asset: 'USD', reviewThreshold: '10000' }] } },
+        { id: configId, kind: 'compliance.thresholds', payload: { thresholds: [{ asset: 'USD', reviewThreshold: '100.00' }] } },
       ]),
     );
     expect(await cli('config', 'apply', configFile)).toMatchObject({ code: 0 });
@@ -205,6 +205,8 @@ describe('the cluster path from the README', () => {
     // npm exits with the worker's code once the worker has drained.
     // SIGTERM the worker that holds the saga (its workflow in that worker's cache): it drains and exits 0.
     const holds = (w: WorkerProcess) => w.logs().some((l) => l.workflowId === workflowId && l.msg === 'Workflow started');
+    // Log lines travel through a pipe: under load they may arrive after the row changed.
+    await eventually('the worker holding the saga', async () => (workers.some(holds) ? true : undefined));
     const holderIndex = workers.findIndex(holds);
     expect(holderIndex).toBeGreaterThanOrEqual(0);
     const holder = workers[holderIndex] as WorkerProcess;
