@@ -41,7 +41,9 @@ describe('help, version and environment', () => {
     );
     const noPort = await txmgr(['saga', 'X'], { TEMPORAL_ADDRESS: 'localhost' });
     expect(noPort.code).toBe(2);
-    expect(noPort.stderr).toContain('TEMPORAL_ADDRESS must be host:port, got "localhost"');
+    expect(noPort.stderr).toContain(
+      'TEMPORAL_ADDRESS must be host:port (e.g. localhost:7233 or temporal.example.com:7233), without a scheme',
+    );
     const limit = await txmgr(['config', 'history', '--limit', 'abc'], { DATABASE_URL: ctx.databaseUrl });
     expect(limit.code).toBe(2);
     expect(limit.stderr).toContain('--limit must be a positive whole number, got "abc"');
@@ -463,6 +465,9 @@ describe('config from the CLI', () => {
       const deposit = await txmgr([...start, '--reference', ref, '--sender', 'Carol C', '--no-wait'], env);
       expect(deposit.code).toBe(0);
       await eventually(async () => (await txmgr(['deposit', 'status', ref], env)).stdout.includes('IN_REVIEW'), 60_000);
+      expect((await txmgr(['deposit', 'status', ref], env)).stdout).toMatch(
+        /reason +amount 6000\.00 USD is above the review threshold 5000\.00 USD\n/,
+      );
       await ctx.temporal.workflow.getHandle(`deposit-${ref}`).terminate('test done');
     } finally {
       await worker.stop();
