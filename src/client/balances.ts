@@ -15,6 +15,11 @@ export async function readBalance(pool: Pool, accountId: string): Promise<Balanc
   if (!row) throw new DomainError('NotFound', `account ${parsed.data} does not exist`);
   const scale = await findAssetScale(pool, row.asset);
   if (scale === undefined) throw new DomainError('NotFound', `asset ${row.asset} is unknown`);
+  return toBalance(row, scale);
+}
+
+/** An account row with its asset's scale, as the client shows it: amounts also in human decimals. */
+export function toBalance(row: Parameters<typeof toAccountView>[0], scale: number): Balance {
   const view = toAccountView(row);
   return {
     ...view,

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { formatAmount } from '../domain/money';
+import type { CampaignDefaultsView, WithdrawalRuleView } from '../db/config-cache';
 import {
   findCampaignDefaults,
   listComplianceSettings,
@@ -8,6 +9,9 @@ import {
   listWithdrawalRules,
   readConfigState,
 } from '../db/queries/config';
+
+/** An interface's fields as a plain object type (one a table printer can take). */
+type Fields<T> = { [K in keyof T]: T[K] };
 
 /** The config areas `txmgr config show [area]` knows. */
 export const CONFIG_AREAS = ['markets', 'compliance', 'denylist', 'withdrawals', 'campaigns'] as const;
@@ -34,22 +38,9 @@ export interface ConfigView {
   }>;
   compliance?: Array<{ asset: string; reviewThreshold: string; reviewTimeoutSeconds: number }>;
   denylist?: Array<{ name: string; reason: string }>;
-  withdrawals?: Array<{
-    asset: string;
-    minimum: string;
-    perTransactionLimit: string;
-    dailyLimit: string;
-    networkFee: string;
-    confirmationsRequired: number;
-    addressFormat: string;
-  }>;
-  campaigns?: {
-    budgetAsset: string;
-    maxBudget: string;
-    defaultDurationDays: number;
-    maxRewardPerUser: string;
-    activationDelaySeconds: number;
-  } | null;
+  /** The same shapes the sagas read through the config cache, amounts in human decimals here. */
+  withdrawals?: Array<Fields<WithdrawalRuleView>>;
+  campaigns?: Fields<CampaignDefaultsView> | null;
 }
 
 /** Reads the current config (all areas, or one); read-only. */

@@ -33,6 +33,17 @@ export const DepositListRequest = z
   .strict();
 export type DepositListRequest = z.input<typeof DepositListRequest>;
 
+/** The review reason as recorded names minor units; a person reads it in the asset's decimals. */
+function humanReason(reason: string | null, asset: string, scale: number): string | null {
+  return (
+    reason?.replace(
+      /^amount (\d+) is above the review threshold (\d+)$/,
+      (_m, amount: string, threshold: string) =>
+        `amount ${formatAmount(BigInt(amount), scale)} ${asset} is above the review threshold ${formatAmount(BigInt(threshold), scale)} ${asset}`,
+    ) ?? null
+  );
+}
+
 function toView(r: DepositListRow): DepositView {
   return {
     depositId: r.id,
@@ -43,7 +54,7 @@ function toView(r: DepositListRow): DepositView {
     amountMinor: r.amount,
     senderName: r.sender_name,
     status: r.status,
-    reason: r.reason,
+    reason: humanReason(r.reason, r.asset, r.scale),
     workflowId: r.workflow_id,
     transferId: r.transfer_id,
     createdAt: r.created_at.toISOString(),

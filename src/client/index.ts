@@ -9,7 +9,6 @@ import {
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import type { AccountView } from '../activities/ledger';
-import { toAccountView } from '../activities/ledger';
 import { DepositInput, ReviewDecisionInput, type DepositResult } from '../domain/deposit';
 import { DomainError, validationError } from '../domain/errors';
 import { formatAmount, parseHumanAmount } from '../domain/money';
@@ -17,6 +16,7 @@ import { assetCode, describeIssues, uuid } from '../domain/schemas';
 import { findAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
 import { findDepositByReference } from '../db/queries/deposits';
+import { toBalance } from './balances';
 import type { SagaState } from '../workflows/saga';
 import { approveDepositSignal, depositFiat, openAccount, rejectDepositSignal, sagaStatusQuery } from '../workflows';
 
@@ -148,13 +148,7 @@ export class TxmgrClient {
     const row = await findAccount(this.pool, id);
     if (!row) throw new DomainError('NotFound', `account ${id} does not exist`);
     const scale = await this.assetScale(row.asset);
-    const view = toAccountView(row);
-    return {
-      ...view,
-      scale,
-      balanceDisplay: formatAmount(BigInt(view.balance), scale),
-      availableDisplay: formatAmount(BigInt(view.available), scale),
-    };
+    return toBalance(row, scale);
   }
 
   /** The input the workflow bound to this reference was started with; undefined when unreadable. */

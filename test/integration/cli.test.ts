@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { applyConfigList, exampleConfigTransactions } from '../../src/client/config';
 import { Client as PgClient } from 'pg';
@@ -38,7 +41,9 @@ describe('help, version and environment', () => {
     );
     const noPort = await txmgr(['saga', 'X'], { TEMPORAL_ADDRESS: 'localhost' });
     expect(noPort.code).toBe(2);
-    expect(noPort.stderr).toContain('TEMPORAL_ADDRESS must be host:port (e.g. localhost:7233');
+    expect(noPort.stderr).toContain(
+      'TEMPORAL_ADDRESS must be host:port (e.g. localhost:7233 or temporal.example.com:7233), without a scheme',
+    );
     const limit = await txmgr(['config', 'history', '--limit', 'abc'], { DATABASE_URL: ctx.databaseUrl });
     expect(limit.code).toBe(2);
     expect(limit.stderr).toContain('--limit must be a positive whole number, got "abc"');
@@ -409,5 +414,63 @@ describe('config from the CLI', () => {
     const missing = await txmgr(['config', 'apply', 'no/such/file.json'], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe('ValidationError: config file no/such/file.json does not exist\n');
+  });
+
+  test('a copied config file that reuses an id with changed content is refused and changes nothing; a new id applies it', async () => {
+    const tq = ctx.taskQueue();
+    const env = stackEnv(ctx.databaseUrl, tq);
+    const workflowId = `config-siphon-cli-${uid()}`;
+    const usdThreshold = async () =>
+      (await ctx.pool.query<{ t: string }>(`SELECT review_threshold::text AS t FROM compliance_settings WHERE asset = 'USD'`))
+        .rows[0]?.t;
+    const worker = await startWorkerProcess(env);
+    try {
+      // The examples are applied (by id) before: the copy's ids are taken.
+      expect((await txmgr(['config', 'apply', 'examples/config/compliance.json', '--workflow-id', workflowId], env)).code).toBe(
+        0,
+      );
+      const before = await usdThreshold();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'txmgr-cli-conflict-'));
+      const copy = JSON.parse(fs.readFileSync('examples/config/compliance.json', 'utf8')) as Array<{
+        id: string;
+        payload: { thresholds?: Array<{ asset: string; reviewThreshold: string }> };
+      }>;
+      const usd = copy[0]?.payload.thresholds?.find((t) => t.asset === 'USD');
+      if (!usd) throw new Error('examples/config/compliance.json has no USD threshold');
+      usd.reviewThreshold = '5000.00';
+      const file = path.join(dir, 'compliance.json');
+      fs.writeFileSync(file, JSON.stringify(copy));
+
+      const refused = await txmgr(['config', 'apply', file, '--workflow-id', workflowId], env);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        /^IdempotencyConflict: config transaction example-compliance-thresholds-v2 was already used [^\n]*5000\.00[^\n]* — a change needs a new id\n$/,
+      );
+      expect(refused.stderr).not.toMatch(/500000\b/);
+      expect(await usdThreshold()).toBe(before);
+      const history = await txmgr(['config', 'history', '--conflicts', '--json'], env);
+      expect((JSON.parse(history.stdout) as Array<{ id: string }>)[0]?.id).toBe('example-compliance-thresholds-v2');
+
+      copy[0]!.id = `compliance-thresholds-usd-5000-${uid()}`;
+      fs.writeFileSync(file, JSON.stringify(copy));
+      const applied = await txmgr(['config', 'apply', file, '--workflow-id', workflowId, '--json'], env);
+      expect(applied.code).toBe(0);
+      expect((JSON.parse(applied.stdout) as Array<{ status: string }>).map((r) => r.status)).toEqual(['applied', 'applied']);
+      expect(await usdThreshold()).not.toBe(before);
+
+      const account = randomUUID();
+      const ref = `CLI-CFG-${uid()}`;
+      expect((await txmgr(['account', 'open', '--id', account, '--owner', 'carol', '--asset', 'USD'], env)).code).toBe(0);
+      const start = ['deposit', 'start', '--account', account, '--asset', 'USD', '--amount', '6000.00'];
+      const deposit = await txmgr([...start, '--reference', ref, '--sender', 'Carol C', '--no-wait'], env);
+      expect(deposit.code).toBe(0);
+      await eventually(async () => (await txmgr(['deposit', 'status', ref], env)).stdout.includes('IN_REVIEW'), 60_000);
+      expect((await txmgr(['deposit', 'status', ref], env)).stdout).toMatch(
+        /reason +amount 6000\.00 USD is above the review threshold 5000\.00 USD\n/,
+      );
+      await ctx.temporal.workflow.getHandle(`deposit-${ref}`).terminate('test done');
+    } finally {
+      await worker.stop();
+    }
   });
 });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { balances, openUserAccount } from '../helpers/fixtures';
 import { useTestContext } from '../helpers/context';
+import { runProcess, type CliRun } from './cli-process';
 
 /**
  * The built programs as a user runs them (npm test builds dist/ first): the worker
@@ -11,23 +12,8 @@ import { useTestContext } from '../helpers/context';
 const ctx = useTestContext();
 const ROOT = path.resolve(__dirname, '..', '..');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The shared spawn helper; a program here is node with its arguments. */
+const run = (args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> => runProcess(process.execPath, args, env);
 
 function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -4,6 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import {
   applyConfigList,
+  configConflicts,
   configHistory,
   configPosition,
   getSiphonState,
@@ -11,8 +12,9 @@ import {
   shutdownSiphon,
   type SiphonTarget,
 } from '../config';
-import { CONFIG_AREAS, readConfigView, type ConfigArea } from '../config-view';
+import { DomainError } from '../../domain/errors';
 import { handler, positiveInt } from './command';
+import { registerConfigShow } from './config-show';
 import { requireWorker } from './wait';
 import type { CliContext } from './context';
 import { badInput, failed, printJson, printLine, printRecord, printTable } from './printer';
@@ -44,8 +46,19 @@ function expandInputs(inputs: string[]): string[] {
   });
 }
 
+/** With DATABASE_URL set the pool goes along: a final refusal is checked against PostgreSQL. */
 async function target(ctx: CliContext, workflowId: string): Promise<SiphonTarget> {
-  return { client: await ctx.temporal(), taskQueue: ctx.taskQueue, workflowId };
+  const pool = ctx.hasDatabase ? await ctx.db() : undefined;
+  return { client: await ctx.temporal(), taskQueue: ctx.taskQueue, workflowId, pool };
+}
+
+const NEW_ID = 'a change needs a new id';
+
+/** A reused id with other content: one line naming what differs, ending in what to do. */
+function conflictLine(err: unknown): unknown {
+  if (!(err instanceof DomainError) || err.type !== 'IdempotencyConflict') return err;
+  const what = err.message.replace(/\.?\s*Nothing was applied; a change needs a new id\.?$/, '');
+  return badInput('IdempotencyConflict', `${what}. Nothing was applied`, NEW_ID);
 }
 
 function apply(config: Command): void {
@@ -53,7 +66,8 @@ function apply(config: Command): void {
     .command('apply <files...>')
     .description(
       'submit the config transactions in JSON files (a directory: its .json files in name order; - for stdin), in order, ' +
-        'with a progress bar. Each transaction id means one change: to change something again, give it a new id',
+        'with a progress bar. Each transaction id means one change: a change needs a new id ' +
+        '(an id reused with other content is refused as IdempotencyConflict, exit 2, nothing applied)',
     )
     .option('--signal', 'fire and forget: record them in order (signals) without waiting for each to apply')
     .option('--source <name>', 'who submits them, recorded with each transaction')
@@ -89,8 +103,17 @@ function apply(config: Command): void {
               bar?.update(done, { status: outcome ? `${outcome.id}: ${outcome.status}` : 'submitted' });
             },
           });
+        } catch (err) {
+          throw conflictLine(err);
         } finally {
           bar?.stop();
+        }
+        if (o.signal) {
+          // Signals are not answered: a refused id reuse shows only in PostgreSQL.
+          process.stderr.write(
+            `submitted ${results.length}; they apply in order — check with: txmgr config history ` +
+              `(it lists ids refused because they were reused with other content — ${NEW_ID})\n`,
+          );
         }
         if (out.json) printJson(results);
         else {
@@ -129,85 +152,19 @@ function apply(config: Command): void {
     );
 }
 
-function reads(config: Command): void {
-  config
-    .command('show [area]')
-    .description(`the current config, read-only from PostgreSQL; area: ${CONFIG_AREAS.join(', ')} (default: all)`)
-    .action(
-      handler(async (ctx, out, area?: string) => {
-        if (area !== undefined && !(CONFIG_AREAS as readonly string[]).includes(area)) {
-          throw badInput('ValidationError', `area must be one of ${CONFIG_AREAS.join(', ')}, got "${area}"`);
-        }
-        const view = await readConfigView(await ctx.db(), area as ConfigArea | undefined);
-        if (out.json) return printJson(view);
-        printLine(`config version ${view.version}, last sequence ${view.lastSequence}`);
-        const section = (title: string) => printLine(`\n${title}`);
-        if (view.markets) {
-          section('markets');
-          printTable(
-            [
-              ['symbol', 'SYMBOL'],
-              ['status', 'STATUS'],
-              ['tickSize', 'TICK'],
-              ['lotSize', 'LOT'],
-              ['minQuantity', 'MIN QTY'],
-              ['maxQuantity', 'MAX QTY'],
-              ['priceBandBps', 'BAND BPS'],
-              ['makerFeeBps', 'MAKER BPS'],
-              ['takerFeeBps', 'TAKER BPS'],
-            ],
-            view.markets,
-          );
-        }
-        if (view.compliance) {
-          section('compliance review thresholds');
-          printTable(
-            [
-              ['asset', 'ASSET'],
-              ['reviewThreshold', 'REVIEW ABOVE'],
-              ['reviewTimeoutSeconds', 'REVIEW TIMEOUT (S)'],
-            ],
-            view.compliance,
-          );
-        }
-        if (view.denylist) {
-          section('deny list');
-          printTable(
-            [
-              ['name', 'NAME'],
-              ['reason', 'REASON'],
-            ],
-            view.denylist,
-          );
-        }
-        if (view.withdrawals) {
-          section('withdrawal rules');
-          printTable(
-            [
-              ['asset', 'ASSET'],
-              ['minimum', 'MINIMUM'],
-              ['perTransactionLimit', 'PER TRANSACTION'],
-              ['dailyLimit', 'DAILY'],
-              ['networkFee', 'NETWORK FEE'],
-              ['confirmationsRequired', 'CONFIRMATIONS'],
-            ],
-            view.withdrawals,
-          );
-        }
-        if (view.campaigns !== undefined) {
-          section('campaign defaults');
-          if (view.campaigns === null) printLine('(none)');
-          else
-            printRecord([
-              ['max budget', view.campaigns.maxBudget],
-              ['max reward per user', view.campaigns.maxRewardPerUser],
-              ['default duration', `${view.campaigns.defaultDurationDays} days`],
-              ['activation delay', `${view.campaigns.activationDelaySeconds} s`],
-            ]);
-        }
-      }),
-    );
+function printConflicts(rows: Array<{ id: string; source: string; differences: string; recordedAt: string }>): void {
+  printTable(
+    [
+      ['id', 'ID'],
+      ['source', 'SOURCE'],
+      ['recordedAt', 'RECORDED'],
+      ['differences', 'WHAT DIFFERS'],
+    ],
+    rows,
+  );
+}
 
+function reads(config: Command): void {
   config
     .command('state')
     .description("the siphon's state, queue depth, last sequence and recent outcomes")
@@ -227,11 +184,26 @@ function reads(config: Command): void {
 
   config
     .command('history')
-    .description('applied and failed config transactions from PostgreSQL, newest first (reads PostgreSQL only)')
+    .description(
+      'applied and failed config transactions from PostgreSQL, newest first, then refused submissions ' +
+        '(an id reused with other content; reads PostgreSQL only)',
+    )
     .option('--limit <n>', 'how many', positiveInt('--limit'), 20)
     .option('--before <sequence>', 'only those before this sequence', positiveInt('--before'))
+    .option('--conflicts', 'only the refused submissions: ids reused with other content (a change needs a new id)')
     .action(
-      handler(async (ctx, out, o: { limit: number; before?: number }) => {
+      handler(async (ctx, out, o: { limit: number; before?: number; conflicts?: boolean }) => {
+        const conflicts = (await configConflicts(await ctx.db(), { limit: o.limit })).map((c) => ({
+          id: c.transaction_id,
+          kind: c.kind,
+          source: c.source,
+          differences: c.differences,
+          recordedAt: c.recorded_at.toISOString(),
+        }));
+        if (o.conflicts) {
+          if (out.json) return printJson(conflicts);
+          return printConflicts(conflicts);
+        }
         const rows = await configHistory(await ctx.db(), { limit: o.limit, beforeSequence: o.before });
         const views = rows.map((r) => ({
           sequence: r.sequence,
@@ -261,6 +233,10 @@ function reads(config: Command): void {
               v.status === 'applied' ? `applied v${v.configVersion}` : v.status === 'failed' ? `failed: ${v.error}` : 'pending',
           })),
         );
+        if (conflicts.length > 0) {
+          printLine('\nrefused submissions (id reused with other content)');
+          printConflicts(conflicts);
+        }
       }),
     );
 
@@ -281,5 +257,6 @@ function reads(config: Command): void {
 export function registerConfigCommands(program: Command): void {
   const config = program.command('config').description('config transactions through the config siphon, and the current config');
   apply(config);
+  registerConfigShow(config);
   reads(config);
 }
