@@ -31,4 +31,53 @@ describe('config siphon under adversarial input', () => {
     const rows = await rowsFor(ctx.pool, [`${p}-first`, `${p}-nul`, `${p}-after`]);
     expect(rows.map((r) => r.status)).toEqual(['applied', 'applied', 'applied']);
   });
+
+  test("a raw signal with a deeply nested payload (beyond PostgreSQL's stack depth) is recorded failed; the siphon goes on", async () => {
+    const tq = ctx.taskQueue();
+    const target = siphonTarget(ctx.temporal, tq);
+    const p = uid();
+    // 30,000 levels in 60 KB: under the 64 KB payload cap, too deep for PostgreSQL's json parser
+    // (54001) and for the client's JSON.stringify, so the signal is sent as raw payload bytes.
+    const body = `{"id":"${p}-deep","kind":"compliance.thresholds","payload":${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
+    await ctx.withWorker(tq, async () => {
+      await submitConfig(target, thresholdTx(`${p}-first`, 51));
+      await ctx.temporal.workflowService.signalWorkflowExecution({
+        namespace: ctx.temporal.options.namespace,
+        workflowExecution: { workflowId: target.workflowId! },
+        signalName: 'submitConfig',
+        input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(body) }] },
+        identity: 'adversarial-test',
+      });
+      const after = await applyConfig(target, thresholdTx(`${p}-after`, 52), { retryForMs: 60_000 });
+      expect(after).toMatchObject({ status: 'applied', duplicate: false });
+    });
+    const rows = await rowsFor(ctx.pool, [`${p}-first`, `${p}-deep`, `${p}-after`]);
+    expect(rows.map((r) => r.status)).toEqual(['applied', 'failed', 'applied']);
+    expect(rows[1]!.error).toMatch(/payload/);
+  });
+
+  test('a raw update with a lone surrogate in its payload and NUL in its source is answered failed; the siphon goes on', async () => {
+    const tq = ctx.taskQueue();
+    const target = siphonTarget(ctx.temporal, tq);
+    const p = uid();
+    await ctx.withWorker(tq, async () => {
+      const handle = ctx.temporal.workflow.getHandle(target.workflowId!);
+      await submitConfig(target, thresholdTx(`${p}-first`, 61));
+      const outcome = await handle.executeUpdate(applyConfigUpdate, {
+        args: [
+          {
+            id: `${p}-lone`,
+            kind: 'markets.status',
+            payload: { symbol: 'BTC-USD', status: 'halted', reason: 'lone \ud800 surrogate' },
+            source: 'ops\u0000desk',
+          },
+        ],
+      });
+      expect(outcome).toMatchObject({ id: `${p}-lone`, status: 'failed', duplicate: false });
+      const after = await applyConfig(target, thresholdTx(`${p}-after`, 62), { retryForMs: 60_000 });
+      expect(after).toMatchObject({ status: 'applied', duplicate: false });
+    });
+    const rows = await rowsFor(ctx.pool, [`${p}-first`, `${p}-lone`, `${p}-after`]);
+    expect(rows.map((r) => r.status)).toEqual(['applied', 'failed', 'applied']);
+  });
 });
