@@ -3,7 +3,7 @@ import { applyConfig, submitConfig } from '../../src/client/config';
 import { checkConfigInvariants } from '../../src/db/queries/config';
 import { applyConfigUpdate } from '../../src/workflows';
 import { useTestContext } from '../helpers/context';
-import { rowsFor, siphonTarget, thresholdTx } from './siphon-fixtures';
+import { expectContiguous, rowsFor, settled, siphonTarget, thresholdTx } from './siphon-fixtures';
 
 const ctx = useTestContext();
 const uid = () => randomUUID().slice(0, 8);
@@ -80,4 +80,48 @@ describe('config siphon under adversarial input', () => {
     const rows = await rowsFor(ctx.pool, [`${p}-first`, `${p}-lone`, `${p}-after`]);
     expect(rows.map((r) => r.status)).toEqual(['applied', 'failed', 'applied']);
   });
+
+  test('connections terminated and statements cancelled all through a burst: each applied once, in submission order', async () => {
+    const tq = ctx.taskQueue();
+    const target = siphonTarget(ctx.temporal, tq, { maxBatch: 7 });
+    const p = uid();
+    const ids = Array.from({ length: 60 }, (_, i) => `${p}-b${i}`);
+    let stop = false;
+    let hits = 0;
+    // Alternates pg_terminate_backend and pg_cancel_backend on whatever config statement is running.
+    const chaos = async () => {
+      for (let round = 0; !stop; round++) {
+        const fn = round % 2 === 0 ? 'pg_terminate_backend' : 'pg_cancel_backend';
+        const { rows } = await ctx.pool.query<{ ok: boolean }>(
+          `SELECT ${fn}(pid) AS ok FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND state <> 'idle' AND query ILIKE '%config_%'`,
+        );
+        hits += rows.filter((r) => r.ok).length;
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    };
+    await ctx.withWorker(tq, async () => {
+      const running = chaos();
+      try {
+        for (const [i, id] of ids.entries()) await submitConfig(target, thresholdTx(id, 100 + i));
+        await settled(ctx.pool, ids, 180_000);
+      } finally {
+        stop = true;
+        await running;
+      }
+      const after = await applyConfig(target, thresholdTx(`${p}-after`, 1), { retryForMs: 60_000 });
+      expect(after).toMatchObject({ status: 'applied', duplicate: false });
+    });
+    const rows = await rowsFor(ctx.pool, ids);
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    expect(rows.every((r) => r.status === 'applied')).toBe(true);
+    expectContiguous(rows);
+    const { rows: changes } = await ctx.pool.query<{ n: number }>(
+      'SELECT COUNT(*)::int AS n FROM config_changes WHERE transaction_id = ANY($1)',
+      [ids],
+    );
+    expect(changes[0]!.n).toBe(ids.length);
+    expect(hits).toBeGreaterThan(0);
+  }, 300_000);
 });
