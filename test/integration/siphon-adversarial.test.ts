@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { applyConfig, submitConfig } from '../../src/client/config';
 import { checkConfigInvariants } from '../../src/db/queries/config';
-import { applyConfigUpdate } from '../../src/workflows';
+import { applyConfigUpdate, shutdownSiphonSignal, submitConfigSignal } from '../../src/workflows';
 import { useTestContext } from '../helpers/context';
 import { expectContiguous, rowsFor, settled, siphonTarget, thresholdTx } from './siphon-fixtures';
 
@@ -124,4 +124,43 @@ describe('config siphon under adversarial input', () => {
     expect(changes[0]!.n).toBe(ids.length);
     expect(hits).toBeGreaterThan(0);
   }, 300_000);
+
+  test('shutdown twice while updates are in flight, a signal while stopping: every one applied once, a later update starts a new run', async () => {
+    const tq = ctx.taskQueue();
+    const target = siphonTarget(ctx.temporal, tq, { maxBatch: 1 });
+    const p = uid();
+    const updates = Array.from({ length: 5 }, (_, i) => `${p}-u${i}`);
+    let lateAccepted = false;
+    await ctx.withWorker(tq, async () => {
+      await submitConfig(target, thresholdTx(`${p}-first`, 70));
+      const handle = ctx.temporal.workflow.getHandle(target.workflowId!);
+      const inFlight = updates.map((id, i) =>
+        handle.executeUpdate(applyConfigUpdate, { args: [thresholdTx(id, 71 + i)] }).catch((err: unknown) => err),
+      );
+      await handle.signal(shutdownSiphonSignal);
+      await handle.signal(shutdownSiphonSignal);
+      lateAccepted = await handle.signal(submitConfigSignal, thresholdTx(`${p}-late`, 80)).then(
+        () => true,
+        () => false,
+      );
+      const answers = await Promise.all(inFlight);
+      // Each update is either answered applied or refused as not accepting (the client retries those).
+      for (const [i, a] of answers.entries())
+        if (a instanceof Error) await applyConfig(target, thresholdTx(updates[i]!, 71 + i), { retryForMs: 60_000 });
+        else expect(a).toMatchObject({ status: 'applied', duplicate: false });
+      const after = await applyConfig(target, thresholdTx(`${p}-after`, 81), { retryForMs: 60_000 });
+      expect(after).toMatchObject({ status: 'applied', duplicate: false });
+    });
+    const late = await rowsFor(ctx.pool, [`${p}-late`]);
+    const rows = await rowsFor(ctx.pool, [`${p}-first`, ...updates, `${p}-after`]);
+    expect(rows.every((r) => r.status === 'applied')).toBe(true);
+    expect(rows).toHaveLength(updates.length + 2);
+    // A signal the stopping run accepted is applied; the sender of a refused one was told.
+    expect(late.map((r) => r.status)).toEqual(lateAccepted ? ['applied'] : []);
+    const { rows: changes } = await ctx.pool.query<{ n: number }>(
+      'SELECT COUNT(*)::int AS n FROM config_changes WHERE transaction_id = ANY($1)',
+      [rows.map((r) => r.id)],
+    );
+    expect(changes[0]!.n).toBe(rows.length);
+  });
 });
