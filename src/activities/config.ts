@@ -69,6 +69,14 @@ function storablePayload(item: QueuedConfigTransaction): unknown {
   }
 }
 
+/**
+ * A ticket PostgreSQL text can hold. Update tickets carry the caller's update id, which may
+ * hold NUL (22021 on every retry: the siphon would wedge); such a ticket is stored JSON-escaped,
+ * which cannot collide with a real ticket ("update:…" or "<run id>:<n>").
+ */
+const storableTicket = (e: QueuedConfigTransaction): QueuedConfigTransaction =>
+  e.ticket.includes('\u0000') ? { ...e, ticket: `escaped:${JSON.stringify(e.ticket)}` } : e;
+
 const AMOUNT_KINDS = new Set(['markets.upsert', 'compliance.thresholds', 'withdrawals.rules', 'campaigns.defaults']);
 const formatOf = (entry: QueuedConfigTransaction): 'human' | 'minor' => entry.amounts ?? 'minor';
 
@@ -260,7 +268,7 @@ export function createConfigActivities(deps: ActivityDeps) {
       const scope = currentScope(deps, 'applyConfigBatch');
       const outcomes: ConfigOutcome[] = [];
       try {
-        for (const entry of entries) outcomes.push(await applyOne(deps, scope, entry));
+        for (const entry of entries) outcomes.push(await applyOne(deps, scope, storableTicket(entry)));
         return outcomes;
       } catch (err) {
         // Only retryable failures leave this activity: what is permanent became a failed outcome
