@@ -1,3 +1,4 @@
+import { cleanReason } from '../domain/config-text';
 import { DomainError, validationError } from '../domain/errors';
 import { DepositInput, depositCreditStep, depositReversalStep, type ScreeningOutcome } from '../domain/deposit';
 import { stepId } from '../domain/ids';
@@ -90,7 +91,7 @@ async function reverseOwnCredit(
     workflowId,
     step: depositReversalStep(deposit.bank_reference),
   });
-  await markDepositReversed(tx, deposit.id, `credit reversed: ${reason}`.slice(0, 1000));
+  await markDepositReversed(tx, deposit.id, cleanReason(`credit reversed: ${reason}`));
 }
 
 export function createDepositActivities(deps: ActivityDeps) {
@@ -172,7 +173,7 @@ export function createDepositActivities(deps: ActivityDeps) {
     markDepositApproved: transactional(deps, 'markDepositApproved', async (i: { depositId: string; reason: string }, tx) => {
       const deposit = await lockDeposit(tx, i.depositId);
       if (deposit && (deposit.status === 'RECORDED' || deposit.status === 'IN_REVIEW')) {
-        await updateDepositStatus(tx, deposit.id, 'APPROVED', i.reason);
+        await updateDepositStatus(tx, deposit.id, 'APPROVED', cleanReason(i.reason));
       }
     }),
 
@@ -184,7 +185,8 @@ export function createDepositActivities(deps: ActivityDeps) {
      */
     rejectDepositRecord: transactional(deps, 'rejectDepositRecord', async (i: RejectDepositInput, tx, scope) => {
       const owner = depositOwner(scope, i.bankReference);
-      const reason = i.reason.slice(0, 1000);
+      // The reason may carry a raw signal's text (NUL, any size): a compensation must always be storable.
+      const reason = cleanReason(i.reason);
       let deposit = await lockDepositByReference(tx, i.bankReference);
       if (!deposit && i.placeholder) {
         const placed = await insertRejectedDeposit(tx, {
@@ -193,9 +195,9 @@ export function createDepositActivities(deps: ActivityDeps) {
           accountId: i.placeholder.accountId,
           asset: i.placeholder.asset,
           amount: BigInt(i.placeholder.amount),
-          senderName: i.placeholder.senderName,
+          senderName: cleanReason(i.placeholder.senderName, 200),
           workflowId: owner,
-          reason: `rejected before it was recorded: ${reason}`.slice(0, 1000),
+          reason: cleanReason(`rejected before it was recorded: ${reason}`),
         });
         if (placed) return { changed: true, reversed: false };
         deposit = await lockDepositByReference(tx, i.bankReference); // a record attempt committed meanwhile
@@ -257,7 +259,7 @@ export function createDepositActivities(deps: ActivityDeps) {
       async (i: { depositId: string; idempotencyKey: string; reason: string }, tx, scope) => {
         const deposit = await lockDeposit(tx, i.depositId);
         if (!deposit || deposit.status === 'REJECTED') return { reversed: false };
-        const reason = i.reason.slice(0, 1000);
+        const reason = cleanReason(i.reason);
         if (deposit.status !== 'CREDITED') {
           await updateDepositStatus(tx, deposit.id, 'REJECTED', reason);
           return { reversed: false };
