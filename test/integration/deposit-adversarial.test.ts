@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { depositFiat, rejectDepositSignal } from '../../src/workflows';
+import { createActivities } from '../../src/activities';
+import { approveDepositSignal, depositFiat, rejectDepositSignal } from '../../src/workflows';
 import type { SagaState } from '../../src/workflows/saga';
 import { balances, count, openUserAccount } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
@@ -33,15 +34,13 @@ describe('deposit saga under hostile input', () => {
     const account = await openUserAccount(ctx.pool);
     const reference = ref();
     const err = await errorOf(
-      ctx
-        .client(tq)
-        .startDeposit({
-          accountId: account,
-          asset: 'USD',
-          amount: '10.00',
-          bankReference: reference,
-          senderName: 'Ann\u0000Payer',
-        }),
+      ctx.client(tq).startDeposit({
+        accountId: account,
+        asset: 'USD',
+        amount: '10.00',
+        bankReference: reference,
+        senderName: 'Ann\u0000Payer',
+      }),
     );
     expect(err).toMatchObject({ type: 'ValidationError', message: expect.stringContaining('senderName') });
     expect(await count(ctx.pool, 'SELECT 1 FROM deposits WHERE bank_reference = $1', [reference])).toBe(0);
@@ -100,4 +99,66 @@ describe('deposit saga under hostile input', () => {
     expect((await balances(ctx.pool, account)).balance).toBe(0n);
     await ctx.expectInvariants();
   });
+});
+
+describe('a cancel at every step of a deposit', () => {
+  type Acts = ReturnType<typeof createActivities>;
+  const cases: [step: string, activity: keyof Acts, amount: string, outcome: 'REJECTED' | 'CREDITED'][] = [
+    ['validate', 'validateDeposit', '10.00', 'REJECTED'],
+    ['record', 'recordDeposit', '10.00', 'REJECTED'],
+    ['screen', 'screenDeposit', '10.00', 'REJECTED'],
+    ['approve', 'markDepositApproved', '20000.00', 'REJECTED'],
+    ['credit', 'creditDeposit', '10.00', 'CREDITED'],
+  ];
+
+  test.each(cases)(
+    'a cancel while %s runs ends with the right outcome, no money moved twice, invariants clean',
+    async (_step, activity, amount, outcome) => {
+      const tq = ctx.taskQueue();
+      const account = await openUserAccount(ctx.pool);
+      const reference = ref();
+      const workflowId = `deposit-${reference}`;
+      const real = createActivities({ pool: ctx.pool, logger: ctx.logger });
+      let started = false;
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      const gated = async (i: unknown) => {
+        started = true;
+        await opened;
+        return (real[activity] as (x: unknown) => Promise<unknown>)(i);
+      };
+      const saga = await ctx.withWorker(
+        tq,
+        async () => {
+          await ctx
+            .client(tq)
+            .startDeposit({ accountId: account, asset: 'USD', amount, bankReference: reference, senderName: 'Cancel Payer' });
+          const handle = ctx.temporal.workflow.getHandle(workflowId);
+          if (activity === 'markDepositApproved') {
+            await eventually(async () => (await ctx.client(tq).sagaStatus(workflowId)).stepsDone.includes('screen'));
+            await handle.signal(approveDepositSignal, { reviewer: 'olga' });
+          }
+          await eventually(async () => started);
+          await handle.cancel();
+          try {
+            await eventually(async () => {
+              const events = (await handle.fetchHistory()).events ?? [];
+              const requested = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+              return requested >= 0 && events.slice(requested).some((e) => e.workflowTaskCompletedEventAttributes);
+            });
+          } finally {
+            open();
+          }
+          await handle.result().catch(() => undefined);
+          return ctx.client(tq).sagaStatus(workflowId);
+        },
+        { extraActivities: { [activity]: gated } },
+      );
+      const { rows } = await ctx.pool.query('SELECT status FROM deposits WHERE bank_reference = $1', [reference]);
+      expect(rows).toEqual([{ status: outcome }]);
+      expect((await balances(ctx.pool, account)).balance).toBe(outcome === 'CREDITED' ? BigInt(amount.replace('.', '')) : 0n);
+      expect(saga.status).toBe(outcome === 'CREDITED' ? 'COMPLETED' : 'COMPENSATED');
+      await ctx.expectInvariants();
+    },
+  );
 });
