@@ -17,7 +17,7 @@ async function sagaEnd(workflowId: string): Promise<SagaState> {
   await eventually(async () => {
     state = await ctx.temporal.workflow.getHandle(workflowId).query<SagaState>('sagaStatus');
     return ENDED.includes(state.status);
-  }, 120_000);
+  }, 60_000);
   return state as SagaState;
 }
 
@@ -97,6 +97,34 @@ describe('deposit saga under hostile input', () => {
     expect(rows[0].status).toBe('REJECTED');
     expect(rows[0].reason).toContain('forgedpapers');
     expect((await balances(ctx.pool, account)).balance).toBe(0n);
+    await ctx.expectInvariants();
+  });
+});
+
+describe('payload limits of a deposit in review', () => {
+  test('a raw reject signal near the 2 MB payload limit still ends the saga COMPENSATED, reason capped', async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const client = ctx.client(tq);
+    const reference = ref();
+    const workflowId = `deposit-${reference}`;
+    await ctx.withWorker(tq, async () => {
+      await client.startDeposit({
+        accountId: account,
+        asset: 'USD',
+        amount: '20000.00',
+        bankReference: reference,
+        senderName: 'Big Payer',
+      });
+      await eventually(async () => (await client.sagaStatus(workflowId)).stepsDone.includes('screen'));
+      const handle = ctx.temporal.workflow.getHandle(workflowId);
+      await handle.signal(rejectDepositSignal, { reviewer: 'olga', reason: 'y'.repeat(1_900_000) });
+      const state = await sagaEnd(workflowId);
+      expect(state.status).toBe('COMPENSATED');
+      expect(state.failure?.length).toBeLessThan(10_000);
+    });
+    const { rows } = await ctx.pool.query('SELECT status FROM deposits WHERE bank_reference = $1', [reference]);
+    expect(rows).toEqual([{ status: 'REJECTED' }]);
     await ctx.expectInvariants();
   });
 });
