@@ -18,7 +18,7 @@ import {
   updateDepositStatus,
   type DepositRow,
 } from '../db/queries/deposits';
-import { insertOutboxEvent } from '../db/queries/outbox';
+import { hasOutboxEvent, insertOutboxEvent } from '../db/queries/outbox';
 import type { PoolClient } from 'pg';
 import type { ActivityDeps } from './deps';
 import { transactional, type ActivityScope } from './boundary';
@@ -41,7 +41,9 @@ export interface RecordedDeposit {
 const recorded = (row: DepositRow, workflowId: string | undefined): RecordedDeposit => ({
   depositId: row.id,
   status: row.status,
-  duplicate: row.workflow_id !== workflowId,
+  // A run records before it credits, so a credited row of this workflow id belongs to an
+  // earlier run of the same id (a raw restart): that run owns it, this one moves nothing.
+  duplicate: row.workflow_id !== workflowId || row.status === 'CREDITED',
   originalWorkflowId: row.workflow_id,
   transferId: row.transfer_id ?? undefined,
 });
@@ -65,14 +67,17 @@ export interface RejectDepositInput {
   placeholder?: { accountId: string; asset: string; amount: string; senderName: string };
 }
 
-/** Moves a credited deposit's money back — only the credit made with `creditKey` — and rejects it. */
+/** Moves a credited deposit's money back — only the credit made with `creditKey`, never a notified one — and rejects it; false when notified. */
 async function reverseOwnCredit(
   tx: PoolClient,
   deposit: DepositRow,
   creditKey: string,
   reason: string,
   workflowId: string | undefined,
-): Promise<void> {
+): Promise<boolean> {
+  // Notified means a run of this workflow id passed its point of no return and completed:
+  // a later run of the same id (a raw restart) must never undo that credit.
+  if (await hasOutboxEvent(tx, 'deposit.credited', deposit.id)) return false;
   if (deposit.transfer_id !== stepId(creditKey)) {
     throw new DomainError(
       'IdempotencyConflict',
@@ -92,6 +97,7 @@ async function reverseOwnCredit(
     step: depositReversalStep(deposit.bank_reference),
   });
   await markDepositReversed(tx, deposit.id, cleanReason(`credit reversed: ${reason}`));
+  return true;
 }
 
 export function createDepositActivities(deps: ActivityDeps) {
@@ -205,8 +211,8 @@ export function createDepositActivities(deps: ActivityDeps) {
       // Another workflow's deposit is not this saga's to undo.
       if (!deposit || deposit.workflow_id !== owner || deposit.status === 'REJECTED') return { changed: false, reversed: false };
       if (deposit.status === 'CREDITED') {
-        await reverseOwnCredit(tx, deposit, i.creditKey ?? `${owner}:credit`, reason, scope.workflowId);
-        return { changed: true, reversed: true };
+        const reversed = await reverseOwnCredit(tx, deposit, i.creditKey ?? `${owner}:credit`, reason, scope.workflowId);
+        return { changed: reversed, reversed };
       }
       await updateDepositStatus(tx, deposit.id, 'REJECTED', reason);
       return { changed: true, reversed: false };
@@ -264,8 +270,7 @@ export function createDepositActivities(deps: ActivityDeps) {
           await updateDepositStatus(tx, deposit.id, 'REJECTED', reason);
           return { reversed: false };
         }
-        await reverseOwnCredit(tx, deposit, i.idempotencyKey, reason, scope.workflowId);
-        return { reversed: true };
+        return { reversed: await reverseOwnCredit(tx, deposit, i.idempotencyKey, reason, scope.workflowId) };
       },
     ),
 

@@ -129,6 +129,43 @@ describe('payload limits of a deposit in review', () => {
   });
 });
 
+describe('a second run of a finished deposit workflow id (raw start, default reuse policy)', () => {
+  test.each(['review timeout', 'cancel'])(
+    'a rerun ending in %s never reverses the credit the first run completed',
+    async (how) => {
+      const tq = ctx.taskQueue();
+      const account = await openUserAccount(ctx.pool);
+      const client = ctx.client(tq);
+      const reference = ref();
+      const workflowId = `deposit-${reference}`;
+      const input = await client.prepareDeposit({
+        accountId: account,
+        asset: 'USD',
+        amount: '20000.00',
+        bankReference: reference,
+        senderName: 'Big Payer',
+      });
+      await ctx.withWorker(tq, async () => {
+        const first = await ctx.temporal.workflow.start(depositFiat, { taskQueue: tq, workflowId, args: [input] });
+        await eventually(async () => (await client.sagaStatus(workflowId)).stepsDone.includes('screen'));
+        await first.signal(approveDepositSignal, { reviewer: 'olga' });
+        expect((await first.result()).status).toBe('CREDITED');
+        const second = await ctx.temporal.workflow.start(depositFiat, {
+          taskQueue: tq,
+          workflowId,
+          args: [{ ...input, reviewTimeoutSeconds: 1 }],
+        });
+        if (how === 'cancel') await second.cancel();
+        await second.result().catch(() => undefined);
+      });
+      const { rows } = await ctx.pool.query('SELECT status FROM deposits WHERE bank_reference = $1', [reference]);
+      expect(rows).toEqual([{ status: 'CREDITED' }]);
+      expect((await balances(ctx.pool, account)).balance).toBe(2_000_000n);
+      await ctx.expectInvariants();
+    },
+  );
+});
+
 describe('a cancel at every step of a deposit', () => {
   type Acts = ReturnType<typeof createActivities>;
   const cases: [step: string, activity: keyof Acts, amount: string, outcome: 'REJECTED' | 'CREDITED'][] = [
