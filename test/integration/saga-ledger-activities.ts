@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { postTransfer, releaseHold } from '../../src/db/ledger';
 import { findTransfer } from '../../src/db/queries/transfers';
 import { withTransaction } from '../../src/db/transaction';
-import { stepId } from '../../src/domain/ids';
+import { captureIdFor, holdIdFor, stepId } from '../../src/domain/ids';
 import type { SagaLedgerTestActivities } from '../workflows/saga-test-activities';
 
 /**
@@ -20,8 +20,8 @@ export function createSagaLedgerTestActivities(deps: { pool: Pool }): SagaLedger
         deps.pool,
         'sagaTestReleaseOrRefund',
         async (tx) => {
-          const { released } = await releaseHold(tx, stepId(i.holdKey));
-          const capture = await findTransfer(tx, stepId(i.captureKey));
+          const { released } = await releaseHold(tx, holdIdFor(i.holdKey));
+          const capture = await findTransfer(tx, captureIdFor(i.captureKey));
           if (capture) {
             await postTransfer(tx, {
               id: stepId(`${i.captureKey}:refund`),
