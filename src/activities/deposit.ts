@@ -1,3 +1,4 @@
+import { cleanReason } from '../domain/config-text';
 import { DomainError, validationError } from '../domain/errors';
 import { DepositInput, depositCreditStep, depositReversalStep, type ScreeningOutcome } from '../domain/deposit';
 import { stepId } from '../domain/ids';
@@ -17,7 +18,7 @@ import {
   updateDepositStatus,
   type DepositRow,
 } from '../db/queries/deposits';
-import { insertOutboxEvent } from '../db/queries/outbox';
+import { hasOutboxEvent, insertOutboxEvent } from '../db/queries/outbox';
 import type { PoolClient } from 'pg';
 import type { ActivityDeps } from './deps';
 import { transactional, type ActivityScope } from './boundary';
@@ -40,7 +41,9 @@ export interface RecordedDeposit {
 const recorded = (row: DepositRow, workflowId: string | undefined): RecordedDeposit => ({
   depositId: row.id,
   status: row.status,
-  duplicate: row.workflow_id !== workflowId,
+  // A run records before it credits, so a credited row of this workflow id belongs to an
+  // earlier run of the same id (a raw restart): that run owns it, this one moves nothing.
+  duplicate: row.workflow_id !== workflowId || row.status === 'CREDITED',
   originalWorkflowId: row.workflow_id,
   transferId: row.transfer_id ?? undefined,
 });
@@ -64,14 +67,17 @@ export interface RejectDepositInput {
   placeholder?: { accountId: string; asset: string; amount: string; senderName: string };
 }
 
-/** Moves a credited deposit's money back — only the credit made with `creditKey` — and rejects it. */
+/** Moves a credited deposit's money back — only the credit made with `creditKey`, never a notified one — and rejects it; false when notified. */
 async function reverseOwnCredit(
   tx: PoolClient,
   deposit: DepositRow,
   creditKey: string,
   reason: string,
   workflowId: string | undefined,
-): Promise<void> {
+): Promise<boolean> {
+  // Notified means a run of this workflow id passed its point of no return and completed:
+  // a later run of the same id (a raw restart) must never undo that credit.
+  if (await hasOutboxEvent(tx, 'deposit.credited', deposit.id)) return false;
   if (deposit.transfer_id !== stepId(creditKey)) {
     throw new DomainError(
       'IdempotencyConflict',
@@ -90,7 +96,8 @@ async function reverseOwnCredit(
     workflowId,
     step: depositReversalStep(deposit.bank_reference),
   });
-  await markDepositReversed(tx, deposit.id, `credit reversed: ${reason}`.slice(0, 1000));
+  await markDepositReversed(tx, deposit.id, cleanReason(`credit reversed: ${reason}`));
+  return true;
 }
 
 export function createDepositActivities(deps: ActivityDeps) {
@@ -172,7 +179,7 @@ export function createDepositActivities(deps: ActivityDeps) {
     markDepositApproved: transactional(deps, 'markDepositApproved', async (i: { depositId: string; reason: string }, tx) => {
       const deposit = await lockDeposit(tx, i.depositId);
       if (deposit && (deposit.status === 'RECORDED' || deposit.status === 'IN_REVIEW')) {
-        await updateDepositStatus(tx, deposit.id, 'APPROVED', i.reason);
+        await updateDepositStatus(tx, deposit.id, 'APPROVED', cleanReason(i.reason));
       }
     }),
 
@@ -184,7 +191,8 @@ export function createDepositActivities(deps: ActivityDeps) {
      */
     rejectDepositRecord: transactional(deps, 'rejectDepositRecord', async (i: RejectDepositInput, tx, scope) => {
       const owner = depositOwner(scope, i.bankReference);
-      const reason = i.reason.slice(0, 1000);
+      // The reason may carry a raw signal's text (NUL, any size): a compensation must always be storable.
+      const reason = cleanReason(i.reason);
       let deposit = await lockDepositByReference(tx, i.bankReference);
       if (!deposit && i.placeholder) {
         const placed = await insertRejectedDeposit(tx, {
@@ -193,9 +201,9 @@ export function createDepositActivities(deps: ActivityDeps) {
           accountId: i.placeholder.accountId,
           asset: i.placeholder.asset,
           amount: BigInt(i.placeholder.amount),
-          senderName: i.placeholder.senderName,
+          senderName: cleanReason(i.placeholder.senderName, 200),
           workflowId: owner,
-          reason: `rejected before it was recorded: ${reason}`.slice(0, 1000),
+          reason: cleanReason(`rejected before it was recorded: ${reason}`),
         });
         if (placed) return { changed: true, reversed: false };
         deposit = await lockDepositByReference(tx, i.bankReference); // a record attempt committed meanwhile
@@ -203,8 +211,8 @@ export function createDepositActivities(deps: ActivityDeps) {
       // Another workflow's deposit is not this saga's to undo.
       if (!deposit || deposit.workflow_id !== owner || deposit.status === 'REJECTED') return { changed: false, reversed: false };
       if (deposit.status === 'CREDITED') {
-        await reverseOwnCredit(tx, deposit, i.creditKey ?? `${owner}:credit`, reason, scope.workflowId);
-        return { changed: true, reversed: true };
+        const reversed = await reverseOwnCredit(tx, deposit, i.creditKey ?? `${owner}:credit`, reason, scope.workflowId);
+        return { changed: reversed, reversed };
       }
       await updateDepositStatus(tx, deposit.id, 'REJECTED', reason);
       return { changed: true, reversed: false };
@@ -257,13 +265,12 @@ export function createDepositActivities(deps: ActivityDeps) {
       async (i: { depositId: string; idempotencyKey: string; reason: string }, tx, scope) => {
         const deposit = await lockDeposit(tx, i.depositId);
         if (!deposit || deposit.status === 'REJECTED') return { reversed: false };
-        const reason = i.reason.slice(0, 1000);
+        const reason = cleanReason(i.reason);
         if (deposit.status !== 'CREDITED') {
           await updateDepositStatus(tx, deposit.id, 'REJECTED', reason);
           return { reversed: false };
         }
-        await reverseOwnCredit(tx, deposit, i.idempotencyKey, reason, scope.workflowId);
-        return { reversed: true };
+        return { reversed: await reverseOwnCredit(tx, deposit, i.idempotencyKey, reason, scope.workflowId) };
       },
     ),
 

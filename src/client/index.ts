@@ -129,12 +129,13 @@ export class TxmgrClient {
     return this.temporal.workflow.getHandle<typeof depositFiat>(workflowId).result();
   }
 
-  approveDeposit(bankReference: string, decision: { reviewer: string; reason?: string }): Promise<void> {
+  // async: a bad decision is a rejected promise like every other client error, not a synchronous throw.
+  async approveDeposit(bankReference: string, decision: { reviewer: string; reason?: string }): Promise<void> {
     const d = parseOrThrow(ReviewDecisionInput, decision, 'review decision');
     return this.temporal.workflow.getHandle(depositWorkflowId(bankReference)).signal(approveDepositSignal, d);
   }
 
-  rejectDeposit(bankReference: string, decision: { reviewer: string; reason?: string }): Promise<void> {
+  async rejectDeposit(bankReference: string, decision: { reviewer: string; reason?: string }): Promise<void> {
     const d = parseOrThrow(ReviewDecisionInput, decision, 'review decision');
     return this.temporal.workflow.getHandle(depositWorkflowId(bankReference)).signal(rejectDepositSignal, d);
   }

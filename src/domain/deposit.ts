@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { assetCode, bankReference, minorUnits, uuid } from './schemas';
 
+// PostgreSQL text cannot hold NUL (22021): refused here, before anything is started or written.
+const noNul = (s: string): boolean => !s.includes('\u0000');
+
 export const DepositInput = z
   .object({
     accountId: uuid,
@@ -12,7 +15,8 @@ export const DepositInput = z
       .string({ error: 'senderName must be a string' })
       .trim()
       .min(1, 'senderName must not be empty')
-      .max(200, 'senderName must be at most 200 characters'),
+      .max(200, 'senderName must be at most 200 characters')
+      .refine(noNul, 'senderName must not contain NUL characters'),
     /** Overrides the configured review timeout; mainly for tests and drills. */
     reviewTimeoutSeconds: z
       .number()
@@ -54,8 +58,13 @@ export interface ReviewDecision {
 
 export const ReviewDecisionInput = z
   .object({
-    reviewer: z.string().trim().min(1, 'reviewer must name who decided').max(200),
-    reason: z.string().max(1000).optional(),
+    reviewer: z
+      .string()
+      .trim()
+      .min(1, 'reviewer must name who decided')
+      .max(200)
+      .refine(noNul, 'reviewer must not contain NUL characters'),
+    reason: z.string().max(1000).refine(noNul, 'reason must not contain NUL characters').optional(),
   })
   .strict();
 

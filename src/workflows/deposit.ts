@@ -23,6 +23,9 @@ export const DEPOSIT_FENCES_PATCH = 'deposit-fenced-inverse-and-point-of-no-retu
 const undo = proxyActivities<Activities>(COMPENSATION_OPTIONS);
 const mustComplete = proxyActivities<Activities>(MUST_COMPLETE_OPTIONS);
 
+const MAX_REVIEWER = 200;
+const MAX_DECISION_REASON = 1000;
+
 const rejected = (message: string) => ApplicationFailure.create({ type: 'ComplianceRejected', message, nonRetryable: true });
 
 /**
@@ -38,9 +41,11 @@ export async function depositFiat(input: DepositInput): Promise<DepositResult> {
   const workflowId = workflowInfo().workflowId;
   let decision: ReviewDecision | undefined;
   const decide = (approved: boolean) => (d: Omit<ReviewDecision, 'approved'>) => {
-    // The first decision stands; a malformed one (no reviewer) is ignored.
+    // The first decision stands; a malformed one (no reviewer) is ignored. A raw signal is
+    // capped to the client's limits: a reason near 2 MB would make the saga's failure too large to record.
     if (decision === undefined && typeof d?.reviewer === 'string' && d.reviewer.trim() !== '') {
-      decision = { approved, reviewer: d.reviewer, reason: d.reason };
+      const reason = typeof d.reason === 'string' ? d.reason.slice(0, MAX_DECISION_REASON) : undefined;
+      decision = { approved, reviewer: d.reviewer.trim().slice(0, MAX_REVIEWER), reason };
     }
   };
   setHandler(approveDepositSignal, decide(true));

@@ -12,3 +12,12 @@ export async function insertOutboxEvent(
   );
   return rowCount === 1;
 }
+
+/** Whether an event of `topic` was written for `aggregateId`. */
+export async function hasOutboxEvent(client: PoolClient, topic: string, aggregateId: string): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM outbox WHERE topic = $1 AND aggregate_id = $2 LIMIT 1', [
+    topic,
+    aggregateId,
+  ]);
+  return (rowCount ?? 0) > 0;
+}
