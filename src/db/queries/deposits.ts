@@ -15,6 +15,17 @@ export interface DepositRow {
   updated_at: Date;
 }
 
+/** What a deposit row starts with. */
+export interface NewDeposit {
+  id: string;
+  bankReference: string;
+  accountId: string;
+  asset: string;
+  amount: bigint;
+  senderName: string;
+  workflowId: string;
+}
+
 /**
  * Inserts the deposit unless it conflicts with any unique key (its id or its bank
  * reference; overlapping attempts of one recordDeposit share both). Returns undefined
@@ -22,22 +33,25 @@ export interface DepositRow {
  */
 export async function insertDeposit(
   client: PoolClient,
-  d: {
-    id: string;
-    bankReference: string;
-    accountId: string;
-    asset: string;
-    amount: bigint;
-    senderName: string;
-    workflowId: string;
-  },
+  d: NewDeposit,
+  initial: { status: 'RECORDED' | 'REJECTED'; reason?: string } = { status: 'RECORDED' },
 ): Promise<DepositRow | undefined> {
   const { rows } = await client.query<DepositRow>(
-    `INSERT INTO deposits (id, bank_reference, account_id, asset, amount, sender_name, status, workflow_id)
-     VALUES ($1, $2, $3, $4, $5, $6, 'RECORDED', $7)
+    `INSERT INTO deposits (id, bank_reference, account_id, asset, amount, sender_name, status, workflow_id, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT DO NOTHING
      RETURNING *`,
-    [d.id, d.bankReference, d.accountId, d.asset, String(d.amount), d.senderName, d.workflowId],
+    [
+      d.id,
+      d.bankReference,
+      d.accountId,
+      d.asset,
+      String(d.amount),
+      d.senderName,
+      initial.status,
+      d.workflowId,
+      initial.reason ?? null,
+    ],
   );
   return rows[0];
 }
@@ -120,23 +134,7 @@ export async function lockDepositByReference(client: PoolClient, bankReference: 
  */
 export async function insertRejectedDeposit(
   client: PoolClient,
-  d: {
-    id: string;
-    bankReference: string;
-    accountId: string;
-    asset: string;
-    amount: bigint;
-    senderName: string;
-    workflowId: string;
-    reason: string;
-  },
+  d: NewDeposit & { reason: string },
 ): Promise<DepositRow | undefined> {
-  const { rows } = await client.query<DepositRow>(
-    `INSERT INTO deposits (id, bank_reference, account_id, asset, amount, sender_name, status, workflow_id, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, 'REJECTED', $7, $8)
-     ON CONFLICT DO NOTHING
-     RETURNING *`,
-    [d.id, d.bankReference, d.accountId, d.asset, String(d.amount), d.senderName, d.workflowId, d.reason],
-  );
-  return rows[0];
+  return insertDeposit(client, d, { status: 'REJECTED', reason: d.reason });
 }
