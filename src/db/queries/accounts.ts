@@ -14,6 +14,9 @@ export interface AccountRow {
   credits_posted: string;
   debits_must_not_exceed_credits: boolean;
   credits_must_not_exceed_debits: boolean;
+  frozen: boolean;
+  frozen_reason: string | null;
+  frozen_at: Date | null;
 }
 
 export async function insertUserAccount(
@@ -75,4 +78,21 @@ export async function applyBalanceDelta(
 export async function listAccountsByOwner(db: Queryable, owner: string): Promise<AccountRow[]> {
   const { rows } = await db.query<AccountRow>('SELECT * FROM accounts WHERE owner = $1 ORDER BY asset, created_at', [owner]);
   return rows;
+}
+
+/** Freezes or unfreezes an account; returns the row, or undefined when there is no such account. */
+export async function setAccountFrozen(
+  db: Queryable,
+  a: { id: string; frozen: boolean; reason?: string },
+): Promise<AccountRow | undefined> {
+  const { rows } = await db.query<AccountRow>(
+    `UPDATE accounts
+        SET frozen = $2,
+            frozen_reason = CASE WHEN $2 THEN $3 ELSE NULL END,
+            frozen_at = CASE WHEN $2 THEN coalesce(frozen_at, now()) ELSE NULL END
+      WHERE id = $1
+      RETURNING *`,
+    [a.id, a.frozen, a.reason ?? null],
+  );
+  return rows[0];
 }
