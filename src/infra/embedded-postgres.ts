@@ -119,7 +119,9 @@ export async function startEmbeddedPostgres(
     options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [];
   const startOffset = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(bin.postgres, ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', ...flags], {
+  // Prepared transactions on, so two-phase commits (and `txmgr check`'s stale-prepare check) can be exercised.
+  const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_prepared_transactions=64'];
+  const child = spawn(bin.postgres, ['-D', dataDir, '-p', String(port), ...settings, ...flags], {
     ...ids,
     detached: true,
     stdio: ['ignore', out, out],

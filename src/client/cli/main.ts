@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from './account';
+import { registerCheckCommand } from './check';
 import { registerConfigCommands } from './config';
 import { registerDepositCommands } from './deposit';
 import { toCliError } from './errors';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerSagaCommands(program);
   registerConfigCommands(program);
   registerMigrateCommand(program);
+  registerCheckCommand(program);
   return program;
 }
 
