@@ -18,7 +18,8 @@ import { findAssetScale } from '../db/queries/assets';
 import { findDepositByReference } from '../db/queries/deposits';
 import { toBalance } from './balances';
 import type { SagaState } from '../workflows/saga';
-import { approveDepositSignal, depositFiat, openAccount, rejectDepositSignal, sagaStatusQuery } from '../workflows';
+import { depositFiat, openAccount } from '../workflows';
+import { querySagaStatus, sendDepositDecision } from './sagas';
 
 /** A deposit as a person types it: the amount is a human decimal ("250.00"). */
 export const DepositRequest = z
@@ -132,16 +133,17 @@ export class TxmgrClient {
   // async: a bad decision is a rejected promise like every other client error, not a synchronous throw.
   async approveDeposit(bankReference: string, decision: { reviewer: string; reason?: string }): Promise<void> {
     const d = parseOrThrow(ReviewDecisionInput, decision, 'review decision');
-    return this.temporal.workflow.getHandle(depositWorkflowId(bankReference)).signal(approveDepositSignal, d);
+    return sendDepositDecision(this.temporal, this.pool, depositWorkflowId(bankReference), bankReference, 'approve', d);
   }
 
   async rejectDeposit(bankReference: string, decision: { reviewer: string; reason?: string }): Promise<void> {
     const d = parseOrThrow(ReviewDecisionInput, decision, 'review decision');
-    return this.temporal.workflow.getHandle(depositWorkflowId(bankReference)).signal(rejectDepositSignal, d);
+    return sendDepositDecision(this.temporal, this.pool, depositWorkflowId(bankReference), bankReference, 'reject', d);
   }
 
+  /** A saga's state; NoWorkerError (not "Failed to query Workflow") when no worker polls its queue. */
   sagaStatus(workflowId: string): Promise<SagaState> {
-    return this.temporal.workflow.getHandle(workflowId).query(sagaStatusQuery);
+    return querySagaStatus(this.temporal, workflowId);
   }
 
   async getBalance(accountId: string): Promise<Balance> {

@@ -9,7 +9,9 @@ import {
 import { CommanderError } from 'commander';
 import { DomainError } from '../../domain/errors';
 import { ConfigError } from '../../config';
+import { NoWorkerError } from '../sagas';
 import { CliError, EXIT, badInput, failed, unreachable } from './printer';
+import { noWorkerHint } from './wait';
 
 /** What the error mapping needs to know about where the CLI points. */
 export interface Where {
@@ -68,6 +70,13 @@ export function toCliError(err: unknown, where?: Where): CliError {
       `namespace ${where?.namespace ?? ''} does not exist on Temporal at ${where?.temporalAddress ?? ''}`,
       `create it with: temporal operator namespace create ${where?.namespace ?? ''}, or fix TEMPORAL_NAMESPACE`,
     );
+  }
+  if (err instanceof NoWorkerError) {
+    const [what, hint] = noWorkerHint(err.taskQueue).split(' — ');
+    return failed('NoWorker', what ?? err.message, hint);
+  }
+  if (err instanceof WorkflowNotFoundError && /already completed/i.test(err.message)) {
+    return failed('InvalidState', `saga ${err.workflowId} has already finished`, `see: txmgr saga show ${err.workflowId}`);
   }
   if (err instanceof WorkflowNotFoundError) {
     return badInput('NotFound', `no saga with workflow id ${err.workflowId}`, 'list deposits with: txmgr deposit list');

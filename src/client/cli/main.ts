@@ -9,6 +9,7 @@ import { toCliError } from './errors';
 import { registerMigrateCommand } from './migrate';
 import { EXIT, badInput, printError } from './printer';
 import { registerSagaCommands } from './saga';
+import { registerSagasCommands } from './sagas';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerAccountCommands(program);
   registerDepositCommands(program);
   registerSagaCommands(program);
+  registerSagasCommands(program);
   registerConfigCommands(program);
   registerMigrateCommand(program);
   registerCheckCommand(program);

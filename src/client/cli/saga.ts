@@ -2,10 +2,12 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { findDepositView } from '../deposits';
 import { depositWorkflowId } from '../index';
+import { retrySagaCompensation } from '../sagas';
+import { SAGA_STATUS } from '../../temporal/search-attributes';
 import { handler } from './command';
 import type { CliContext } from './context';
 import { toCliError } from './errors';
-import { badInput, printJson, printRecord } from './printer';
+import { badInput, printJson, printLine, printRecord, type Output } from './printer';
 import { depositWaitingFor, sagaWaitingFor } from './saga-view';
 import { noWorkerHint, probeSaga } from './wait';
 
@@ -38,63 +40,82 @@ async function resolveSaga(
   );
 }
 
-/** `txmgr saga <id|reference>`: a saga's steps, compensations and what it waits for. */
+/** A saga by workflow id or bank reference: status, steps done, compensations run, what it waits for. */
+async function showSaga(ctx: CliContext, out: Output, idOrReference: string): Promise<void> {
+  const temporal = await ctx.temporal();
+  const { workflowId, reference } = await resolveSaga(ctx, temporal, idOrReference);
+  const description = await temporal.workflow.getHandle(workflowId).describe();
+  const probe = await probeSaga(temporal, workflowId);
+  let waitingFor: string | undefined;
+  if (probe.status === 'RUNNING') {
+    if (probe.failingTask) waitingFor = `nothing can run: its workflow task keeps failing: ${probe.failingTask.message}`;
+    else if (probe.noWorker) waitingFor = noWorkerHint(probe.taskQueue);
+    else if (probe.state && reference) {
+      const view = await findDepositView(await ctx.db(), reference);
+      waitingFor = depositWaitingFor(probe.state, reference, view?.status === 'IN_REVIEW');
+    } else if (probe.state) waitingFor = sagaWaitingFor(probe.state);
+  }
+  let failure: string | undefined;
+  if (probe.status === 'FAILED' || probe.status === 'TERMINATED' || probe.status === 'TIMED_OUT') {
+    failure = await temporal.workflow
+      .getHandle(workflowId)
+      .result()
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          const e = toCliError(err, ctx);
+          return `${e.type}: ${e.message}`;
+        },
+      );
+  }
+  const state = probe.state;
+  // The search attribute tells the saga's own status even when no worker can answer the query.
+  const sagaStatus = state?.status ?? description.typedSearchAttributes.get(SAGA_STATUS);
+  if (out.json) {
+    return printJson({
+      workflowId,
+      workflowType: description.type,
+      status: probe.status,
+      taskQueue: probe.taskQueue,
+      saga: state ?? null,
+      waitingFor: waitingFor ?? null,
+      failure: failure ?? state?.failure ?? null,
+    });
+  }
+  printRecord([
+    ['saga', workflowId],
+    ['type', description.type],
+    ['status', sagaStatus && sagaStatus !== probe.status ? `${probe.status} (saga: ${sagaStatus})` : probe.status],
+    ['steps done', state?.stepsDone.join(' → ') || (state ? '(none yet)' : undefined)],
+    ['compensated', state?.compensationsRun.join(' → ')],
+    ['to undo', state?.compensationsPending.join(' → ')],
+    ['waiting for', waitingFor],
+    ['failure', failure ?? state?.failure],
+    ['started', description.startTime.toISOString()],
+    ['closed', description.closeTime?.toISOString()],
+  ]);
+}
+
+const SHOW = 'a saga by workflow id or bank reference: status, steps done, compensations run, what it waits for';
+
+/** `txmgr saga <id|reference>` (same as `saga show`), `txmgr saga retry-compensation <id>`. */
 export function registerSagaCommands(program: Command): void {
-  program
-    .command('saga <idOrReference>')
-    .description('a saga by workflow id or bank reference: status, steps done, compensations run, what it waits for')
+  const saga = program
+    .command('saga')
+    .argument('<idOrReference>', 'workflow id or bank reference')
+    .description(`${SHOW} (same as: saga show)`)
+    .action(handler(showSaga));
+  saga.command('show <idOrReference>').description(SHOW).action(handler(showSaga));
+  saga
+    .command('retry-compensation <idOrReference>')
+    .description('ask a saga parked in COMPENSATION_FAILED to run its compensations again (after fixing the cause)')
     .action(
       handler(async (ctx, out, idOrReference: string) => {
         const temporal = await ctx.temporal();
-        const { workflowId, reference } = await resolveSaga(ctx, temporal, idOrReference);
-        const description = await temporal.workflow.getHandle(workflowId).describe();
-        const probe = await probeSaga(temporal, workflowId);
-        let waitingFor: string | undefined;
-        if (probe.status === 'RUNNING') {
-          if (probe.failingTask) waitingFor = `nothing can run: its workflow task keeps failing: ${probe.failingTask.message}`;
-          else if (probe.noWorker) waitingFor = noWorkerHint(probe.taskQueue);
-          else if (probe.state && reference) {
-            const view = await findDepositView(await ctx.db(), reference);
-            waitingFor = depositWaitingFor(probe.state, reference, view?.status === 'IN_REVIEW');
-          } else if (probe.state) waitingFor = sagaWaitingFor(probe.state);
-        }
-        let failure: string | undefined;
-        if (probe.status === 'FAILED' || probe.status === 'TERMINATED' || probe.status === 'TIMED_OUT') {
-          failure = await temporal.workflow
-            .getHandle(workflowId)
-            .result()
-            .then(
-              () => undefined,
-              (err: unknown) => {
-                const e = toCliError(err, ctx);
-                return `${e.type}: ${e.message}`;
-              },
-            );
-        }
-        const state = probe.state;
-        if (out.json) {
-          return printJson({
-            workflowId,
-            workflowType: description.type,
-            status: probe.status,
-            taskQueue: probe.taskQueue,
-            saga: state ?? null,
-            waitingFor: waitingFor ?? null,
-            failure: failure ?? state?.failure ?? null,
-          });
-        }
-        printRecord([
-          ['saga', workflowId],
-          ['type', description.type],
-          ['status', state && state.status !== probe.status ? `${probe.status} (saga: ${state.status})` : probe.status],
-          ['steps done', state?.stepsDone.join(' → ') || (state ? '(none yet)' : undefined)],
-          ['compensated', state?.compensationsRun.join(' → ')],
-          ['to undo', state?.compensationsPending.join(' → ')],
-          ['waiting for', waitingFor],
-          ['failure', failure ?? state?.failure],
-          ['started', description.startTime.toISOString()],
-          ['closed', description.closeTime?.toISOString()],
-        ]);
+        const { workflowId } = await resolveSaga(ctx, temporal, idOrReference);
+        await retrySagaCompensation(temporal, workflowId);
+        if (out.json) return printJson({ workflowId, signal: 'retryCompensation', followWith: `txmgr saga show ${workflowId}` });
+        printLine(`saga ${workflowId} asked to retry its compensations — follow it with: txmgr saga show ${workflowId}`);
       }),
     );
 }

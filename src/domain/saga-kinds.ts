@@ -1,0 +1,20 @@
+/** The statuses a saga reports (its sagaStatus query and TxmgrSagaStatus search attribute). */
+export const SAGA_STATUSES = ['RUNNING', 'COMPENSATING', 'COMPENSATED', 'COMPLETED', 'FAILED', 'COMPENSATION_FAILED'] as const;
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/**
+ * How long a saga of each kind is expected to run; one running longer is listed as needing
+ * attention by `txmgr sagas list`. A deposit may wait a day for a compliance review (the
+ * default review timeout), so its allowance covers that; kinds not listed get an hour.
+ */
+export const EXPECTED_SAGA_MS: Readonly<Record<string, number>> = {
+  deposit: 25 * HOUR,
+  withdrawal: 6 * HOUR,
+  campaign: HOUR,
+  trade: 10 * MINUTE,
+};
+export const DEFAULT_EXPECTED_SAGA_MS = HOUR;
+
+export const expectedSagaMs = (kind: string): number => EXPECTED_SAGA_MS[kind] ?? DEFAULT_EXPECTED_SAGA_MS;
