@@ -3,7 +3,7 @@ import { DomainError, validationError } from '../domain/errors';
 import { DepositInput, depositCreditStep, depositReversalStep, type ScreeningOutcome } from '../domain/deposit';
 import { stepId } from '../domain/ids';
 import { formatAmount } from '../domain/money';
-import { describeIssues } from '../domain/schemas';
+import { describeIssues, issueField } from '../domain/schemas';
 import { postTransfer } from '../db/ledger';
 import { findAccount, findHouseAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
@@ -105,7 +105,9 @@ export function createDepositActivities(deps: ActivityDeps) {
     /** Checks the request against the schema and the database; writes nothing. */
     validateDeposit: transactional(deps, 'validateDeposit', async (raw: unknown, tx): Promise<DepositInput> => {
       const parsed = DepositInput.safeParse(raw);
-      if (!parsed.success) throw validationError(`invalid deposit: ${describeIssues(parsed.error)}`);
+      if (!parsed.success) {
+        throw validationError(`invalid deposit: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
+      }
       const input = parsed.data;
       if ((await findAssetScale(tx, input.asset)) === undefined) {
         throw validationError(`asset: unknown asset "${input.asset}"`, { field: 'asset' });
@@ -124,7 +126,9 @@ export function createDepositActivities(deps: ActivityDeps) {
     recordDeposit: transactional(deps, 'recordDeposit', async (raw: DepositInput, tx, scope): Promise<RecordedDeposit> => {
       // Canonical again here: a workflow validated before ids were normalised passes its input as it was then.
       const parsed = DepositInput.safeParse(raw);
-      if (!parsed.success) throw validationError(`invalid deposit: ${describeIssues(parsed.error)}`);
+      if (!parsed.success) {
+        throw validationError(`invalid deposit: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
+      }
       const input = parsed.data;
       const workflowId = depositOwner(scope, input.bankReference);
       const id = stepId(`${workflowId}:record`);

@@ -3,7 +3,7 @@ import { validationError } from '../domain/errors';
 import { captureIdFor, holdIdFor, legacyStepId, transferIdFor } from '../domain/ids';
 import * as schema from '../domain/ledger';
 import { parseMinorUnits } from '../domain/money';
-import { describeIssues } from '../domain/schemas';
+import { describeIssues, issueField } from '../domain/schemas';
 import { captureHold, openUserAccount, placeHold, postTransfer, releaseHold } from '../db/ledger';
 import { findAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
@@ -36,7 +36,9 @@ export interface AccountView {
 /** Parses an activity input at the boundary: canonical ids and codes, or a ValidationError naming the field. */
 function parse<T extends z.ZodType>(inputSchema: T, raw: unknown, what: string): z.output<T> {
   const parsed = inputSchema.safeParse(raw);
-  if (!parsed.success) throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) {
+    throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
+  }
   return parsed.data;
 }
 

@@ -64,7 +64,10 @@ const siphonId = (t: SiphonTarget) => t.workflowId ?? CONFIG_SIPHON_WORKFLOW_ID;
 export function prepareConfigTransaction(input: ConfigTransactionInput, source = 'client'): ConfigTransactionRequest {
   const request = { source, submittedAt: new Date().toISOString(), ...input, id: input.id ?? randomUUID() };
   const parsed = parseConfigTransaction(request);
-  if (!parsed.ok) throw validationError(`invalid config transaction: ${parsed.error}`);
+  if (!parsed.ok) {
+    // Its message starts with the field ("payload.markets.0.symbol: ...").
+    throw validationError(`invalid config transaction: ${parsed.error}`, { field: parsed.error.split(':')[0] });
+  }
   return request;
 }
 

@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { z } from 'zod';
 import { validationError } from '../domain/errors';
 import { formatAmount } from '../domain/money';
+import { issueField } from '../domain/schemas';
 import { listDeposits, type DepositListRow, type DepositRow } from '../db/queries/deposits';
 
 /** Read-only deposit views: what a person asks about a deposit, straight from PostgreSQL. */
@@ -71,6 +72,8 @@ export async function findDepositView(pool: Pool, bankReference: string): Promis
 /** Deposits, those waiting for review first. */
 export async function listDepositViews(pool: Pool, request: DepositListRequest = {}): Promise<DepositView[]> {
   const parsed = DepositListRequest.safeParse(request);
-  if (!parsed.success) throw validationError(parsed.error.issues.map((i) => i.message).join('; '));
+  if (!parsed.success) {
+    throw validationError(parsed.error.issues.map((i) => i.message).join('; '), { field: issueField(parsed.error) });
+  }
   return (await listDeposits(pool, parsed.data)).map(toView);
 }

@@ -12,7 +12,7 @@ import type { AccountView } from '../activities/ledger';
 import { DepositInput, ReviewDecisionInput, type DepositResult } from '../domain/deposit';
 import { DomainError, validationError } from '../domain/errors';
 import { formatAmount, parseHumanAmount } from '../domain/money';
-import { assetCode, describeIssues, uuid } from '../domain/schemas';
+import { assetCode, describeIssues, issueField, uuid } from '../domain/schemas';
 import { findAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
 import { findDepositByReference } from '../db/queries/deposits';
@@ -55,7 +55,9 @@ export const depositWorkflowId = (bankReference: string): string => `deposit-${b
 
 function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) {
+    throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
+  }
   return parsed.data;
 }
 

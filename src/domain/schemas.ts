@@ -38,6 +38,15 @@ export const bankReference = z
 export const canonicalUuid = (value: string): string => value.trim().toLowerCase();
 export const canonicalAsset = (value: string): string => value.trim().toUpperCase();
 
+/** The field the first issue is about ("input" for the whole value), for a ValidationError's `field` detail. */
+export function issueField(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'input';
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
+  return path.join('.') || 'input';
+}
+
 /** Formats zod issues as "field: message; field: message" so the caller can see what to fix. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`).join('; ');
