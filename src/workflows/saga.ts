@@ -193,7 +193,7 @@ export class Saga {
       if (this.compensations.length === 0) {
         this.setStatus('FAILED');
       } else {
-        await this.compensate(this.state.failure);
+        await this.compensate(this.state.failure, err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined);
         this.setStatus('COMPENSATED');
       }
       // Surface the domain error itself (err.cause.type on the client), not the activity wrapper.
@@ -213,9 +213,11 @@ export class Saga {
     }
   }
 
-  private async compensate(reason: string): Promise<void> {
+  private async compensate(reason: string, failureType?: string): Promise<void> {
     this.setStatus('COMPENSATING');
-    log.warn('saga compensating', { sagaType: this.state.sagaType, reason });
+    // The reason's text may carry personal data (a reviewer's words, a sender's name): the query
+    // and the history have it; the log gets its type only.
+    log.warn('saga compensating', { sagaType: this.state.sagaType, failureType: failureType ?? 'unknown' });
     await CancellationScope.nonCancellable(async () => {
       for (;;) {
         this.state.compensationsPending = this.compensations.map((c) => c.name).reverse();
