@@ -12,6 +12,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { parseConfigTransaction, type ConfigOutcome, type ConfigTransactionRequest } from '../domain/config';
 import { DomainError, validationError } from '../domain/errors';
+import { NoWorkerError, hasPollers } from './sagas';
 import {
   findConfigTransaction,
   listConfigConflicts,
@@ -187,7 +188,9 @@ export async function getSiphonState(target: SiphonTarget): Promise<SiphonStateV
   try {
     const description = await handle.describe();
     if (description.status.name !== 'RUNNING') return undefined;
-    return await handle.query(siphonStateQuery);
+    // A query needs a worker: say so instead of the SDK's "Failed to query Workflow" after a wait.
+    if (!(await hasPollers(target.client, description.taskQueue))) throw new NoWorkerError(description.taskQueue);
+    return await target.client.withDeadline(Date.now() + 10_000, () => handle.query(siphonStateQuery));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;

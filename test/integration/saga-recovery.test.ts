@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
+import { getSiphonState, submitConfig } from '../../src/client/config';
 import { NoWorkerError, listSagas } from '../../src/client/sagas';
 import { DomainError } from '../../src/domain/errors';
 import { eventually, useTestContext } from '../helpers/context';
 import { createSagaTestActivities, newSagaProbe } from '../workflows/saga-test-activities';
 import type { sagaThreeSteps } from '../workflows/saga-test-workflows';
 import { stackEnv, txmgr } from './cli-process';
+import { siphonTarget, thresholdTx } from './siphon-fixtures';
 
 /** Recovery tooling: `txmgr sagas list`, `saga show`, `saga retry-compensation`, and words instead of SDK errors. */
 const ctx = useTestContext({ workflowsPath: require.resolve('../workflows/saga-test-workflows') });
@@ -138,6 +140,17 @@ describe('saga recovery tooling', () => {
       expect(show.stdout).toContain(
         `no worker polls task queue ${tq} — start one with: TEMPORAL_TASK_QUEUE=${tq} npm run worker`,
       );
+      // The config siphon's state query: the same words, from the client and the CLI.
+      const target = siphonTarget(ctx.temporal, tq);
+      await submitConfig(target, thresholdTx(`nw-${randomUUID()}`, 5000));
+      const siphon = await getSiphonState(target).catch((e: unknown) => e);
+      expect(siphon).toBeInstanceOf(NoWorkerError);
+      const status = await txmgr(['config', 'state', '--workflow-id', target.workflowId!], stackEnv(ctx.databaseUrl, tq));
+      expect(status).toMatchObject({ code: 1, stdout: '' });
+      expect(status.stderr).toBe(
+        `NoWorker: no worker polls task queue ${tq} — start one with: TEMPORAL_TASK_QUEUE=${tq} npm run worker\n`,
+      );
+      await ctx.temporal.workflow.getHandle(target.workflowId!).terminate('test over');
     } finally {
       await handle.terminate('test over');
     }
