@@ -8,8 +8,9 @@ import { prepareConfigTransaction } from '../../src/client/config';
 import { readBalance } from '../../src/client/balances';
 import { DomainError } from '../../src/domain/errors';
 import { CONFIG_KINDS } from '../../src/domain/config';
+import { checkInvariants } from '../../src/db/invariants';
 import { useTestContext } from '../helpers/context';
-import { openUserAccount } from '../helpers/fixtures';
+import { balances, houseAccount, openUserAccount } from '../helpers/fixtures';
 import { numRuns } from '../helpers/properties';
 
 /**
@@ -257,5 +258,157 @@ describe('input boundaries under generated bad input', () => {
       { numRuns: numRuns(80) },
     );
     expect(await rowCounts()).toEqual(before);
+  });
+});
+
+/**
+ * The ledger's arithmetic under generated operation sequences — funding, transfers, holds,
+ * partial captures, releases and replays of earlier requests — against a model kept in
+ * bigints: every balance column matches to the minor unit, nothing moves twice, and
+ * checkInvariants stays clean.
+ */
+
+type Op =
+  | { kind: 'fund'; to: number; amount: bigint }
+  | { kind: 'transfer'; from: number; to: number; amount: bigint }
+  | { kind: 'hold'; from: number; to: number; amount: bigint }
+  | { kind: 'capture'; hold: number; amount: bigint }
+  | { kind: 'release'; hold: number }
+  | { kind: 'replay'; of: number };
+
+const USERS = 3;
+const user = fc.integer({ min: 0, max: USERS - 1 });
+const amount = fc.oneof(fc.bigInt({ min: 1n, max: 500n }), fc.bigInt({ min: 1n, max: 10n ** 30n }));
+const pair = fc.tuple(user, user).filter(([a, b]) => a !== b);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('fund' as const), to: user, amount }),
+  pair.chain(([from, to]) =>
+    fc.record({ kind: fc.constant('transfer' as const), from: fc.constant(from), to: fc.constant(to), amount }),
+  ),
+  pair.chain(([from, to]) =>
+    fc.record({ kind: fc.constant('hold' as const), from: fc.constant(from), to: fc.constant(to), amount }),
+  ),
+  fc.record({ kind: fc.constant('capture' as const), hold: fc.nat(), amount }),
+  fc.record({ kind: fc.constant('release' as const), hold: fc.nat() }),
+  fc.record({ kind: fc.constant('replay' as const), of: fc.nat() }),
+);
+
+interface Columns {
+  debitsPosted: bigint;
+  creditsPosted: bigint;
+  debitsPending: bigint;
+  creditsPending: bigint;
+}
+const zero = (): Columns => ({ debitsPosted: 0n, creditsPosted: 0n, debitsPending: 0n, creditsPending: 0n });
+
+describe('ledger arithmetic properties', () => {
+  test('generated sequences of ledger operations never lose, invent or double a minor unit', async () => {
+    const ledger = createActivities({ pool: ctx.pool, logger: ctx.logger });
+    const bank = await houseAccount(ctx.pool, 'USD', 'external_bank');
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
+        const ids = [bank, ...(await Promise.all(Array.from({ length: USERS }, () => openUserAccount(ctx.pool))))];
+        const bankBefore = await balances(ctx.pool, bank);
+        const model = ids.map(zero);
+        const holds: Array<{ id: string; from: number; to: number; remaining: bigint; open: boolean }> = [];
+        const accepted: Array<() => Promise<unknown>> = [];
+        const available = (i: number) => model[i]!.creditsPosted - model[i]!.debitsPosted - model[i]!.debitsPending;
+        const constrained = (i: number) => i > 0;
+
+        /** Runs a request the model says is allowed (it must succeed) or refused (it must fail, non-retryably). */
+        async function attempt(allowed: boolean, run: () => Promise<unknown>): Promise<boolean> {
+          const outcome = await run().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          if (allowed) expect(outcome).toBeUndefined();
+          else {
+            expect(outcome).toBeInstanceOf(ApplicationFailure);
+            expect((outcome as ApplicationFailure).nonRetryable).toBe(true);
+          }
+          if (allowed) accepted.push(run);
+          return allowed;
+        }
+
+        for (const o of ops) {
+          const key = `prop-${randomUUID()}`;
+          if (o.kind === 'fund' || o.kind === 'transfer') {
+            const from = o.kind === 'fund' ? 0 : o.from;
+            const to = o.kind === 'fund' ? o.to + 1 : o.to + 1;
+            const debit = o.kind === 'fund' ? 0 : from + 1;
+            const req = {
+              idempotencyKey: key,
+              debitAccountId: ids[debit]!,
+              creditAccountId: ids[to]!,
+              asset: 'USD',
+              amount: o.amount.toString(),
+            };
+            if (await attempt(!constrained(debit) || available(debit) >= o.amount, () => ledger.transfer(req))) {
+              model[debit]!.debitsPosted += o.amount;
+              model[to]!.creditsPosted += o.amount;
+            }
+          } else if (o.kind === 'hold') {
+            const [debit, credit] = [o.from + 1, o.to + 1];
+            const req = {
+              idempotencyKey: key,
+              debitAccountId: ids[debit]!,
+              creditAccountId: ids[credit]!,
+              asset: 'USD',
+              amount: o.amount.toString(),
+            };
+            let holdId = '';
+            const run = async () => (holdId = (await ledger.placeHold(req)).holdId);
+            if (await attempt(available(debit) >= o.amount, run)) {
+              model[debit]!.debitsPending += o.amount;
+              model[credit]!.creditsPending += o.amount;
+              holds.push({ id: holdId, from: debit, to: credit, remaining: o.amount, open: true });
+            }
+          } else if (o.kind === 'capture') {
+            const h = holds[o.hold % Math.max(holds.length, 1)];
+            if (!h) continue;
+            const req = { idempotencyKey: key, holdId: h.id, amount: o.amount.toString() };
+            if (await attempt(h.open && o.amount <= h.remaining, () => ledger.captureHold(req))) {
+              model[h.from]!.debitsPending -= o.amount;
+              model[h.from]!.debitsPosted += o.amount;
+              model[h.to]!.creditsPending -= o.amount;
+              model[h.to]!.creditsPosted += o.amount;
+              h.remaining -= o.amount;
+              h.open = h.remaining > 0n;
+            }
+          } else if (o.kind === 'release') {
+            const h = holds[o.hold % Math.max(holds.length, 1)];
+            if (!h) continue;
+            // Releasing a closed hold is a no-op, so always allowed.
+            await attempt(true, () => ledger.releaseHold({ holdId: h.id }));
+            if (h.open) {
+              model[h.from]!.debitsPending -= h.remaining;
+              model[h.to]!.creditsPending -= h.remaining;
+              h.remaining = 0n;
+              h.open = false;
+            }
+          } else {
+            // The same request again (an activity retry): accepted, and nothing moves.
+            const again = accepted[o.of % Math.max(accepted.length, 1)];
+            if (again) await expect(again()).resolves.toBeDefined();
+          }
+        }
+        // Leave no open hold behind (they belong to no saga).
+        for (const h of holds.filter((x) => x.open)) {
+          await ledger.releaseHold({ holdId: h.id });
+          model[h.from]!.debitsPending -= h.remaining;
+          model[h.to]!.creditsPending -= h.remaining;
+        }
+
+        for (let i = 1; i < ids.length; i++) {
+          const b = await balances(ctx.pool, ids[i]!);
+          expect({ i, ...b }).toMatchObject({ i, ...model[i] });
+        }
+        const bankAfter = await balances(ctx.pool, bank);
+        expect(bankAfter.debitsPosted - bankBefore.debitsPosted).toBe(model[0]!.debitsPosted);
+        expect(bankAfter.creditsPosted - bankBefore.creditsPosted).toBe(model[0]!.creditsPosted);
+        expect(await checkInvariants(ctx.pool)).toEqual([]);
+      }),
+      { numRuns: numRuns(25) },
+    );
   });
 });
