@@ -1,9 +1,9 @@
 /**
  * Case counts for the property-based tests. Each property names its share of the default
- * run (the shares add up to about 1,000 cases, a few seconds); FC_RUNS=N scales them so
+ * run (the shares add up to about 1,200 cases, a few seconds); FC_RUNS=N scales them so
  * the whole suite generates about N cases: npm run test:properties runs it with 12,000.
  */
-export const DEFAULT_TOTAL_RUNS = 1_000;
+export const DEFAULT_TOTAL_RUNS = 1_200;
 
 export function numRuns(share: number): number {
   const total = Number(process.env.FC_RUNS);
