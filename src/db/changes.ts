@@ -153,7 +153,7 @@ export async function readChanges(
       WHERE (xid, id) > ($1::text::xid8, $2::bigint)
         AND xid < pg_snapshot_xmin(pg_current_snapshot())
         AND ($4::text IS NULL OR entity = $4)
-      ORDER BY xid, id
+      ORDER BY change_log.xid, change_log.id -- the columns, not the text alias
       LIMIT $3`,
     [after.xid, after.id, limit, filter.entity ?? null],
   );
