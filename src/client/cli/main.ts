@@ -2,12 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from './account';
+import { registerChangesCommand } from './changes';
 import { registerConfigCommands } from './config';
 import { registerDepositCommands } from './deposit';
 import { toCliError } from './errors';
 import { registerMigrateCommand } from './migrate';
 import { EXIT, badInput, printError } from './printer';
+import { registerRecoveryCommands } from './recovery';
 import { registerSagaCommands } from './saga';
+import { registerTxCommands } from './tx';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -49,6 +52,9 @@ export function buildProgram(): Command {
   registerSagaCommands(program);
   registerConfigCommands(program);
   registerMigrateCommand(program);
+  registerTxCommands(program);
+  registerRecoveryCommands(program);
+  registerChangesCommand(program);
   return program;
 }
 
