@@ -164,7 +164,10 @@ async function main(): Promise<void> {
     const report = [
       '# Transaction core benchmark',
       '',
-      `${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${CLIENTS} concurrent clients, ${N} transactions per row, one worker (24 activity slots), durable PostgreSQL (fsync on).`,
+      `${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${CLIENTS} concurrent clients, ${N} transactions per row, one worker (24 activity slots), durable PostgreSQL (fsync on); load average at the end ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}.`,
       '',
       'The same 4-operation transaction (transfer, hold, partial capture, release) in each mode; the last row spreads 4 transfers over the ledger and custody databases (two participants).',
       '',
