@@ -6,6 +6,7 @@ export const WORKER_ENV_VARS = [
   'TEMPORAL_NAMESPACE',
   'TEMPORAL_TASK_QUEUE',
   'DATABASE_URL',
+  'CUSTODY_DATABASE_URL',
   'PG_POOL_MAX',
   'WORKER_MAX_CONCURRENT_ACTIVITIES',
   'WORKER_SHUTDOWN_GRACE_MS',
@@ -53,6 +54,8 @@ const WorkerEnv = CommonEnv.extend({
     .string({ error: 'TEMPORAL_ADDRESS is required (host:port of the Temporal frontend)' })
     .pipe(hostPort('TEMPORAL_ADDRESS')),
   DATABASE_URL: databaseUrl(true),
+  /** The custody database (the transaction core's second resource); unset: custody operations and 2pc are refused. */
+  CUSTODY_DATABASE_URL: databaseUrl(false).optional(),
   PG_POOL_MAX: intFromEnv(20, 1, 1000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFromEnv(16, 1, 1000),
   WORKER_SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
@@ -75,6 +78,7 @@ export interface WorkerConfig {
   namespace: string;
   taskQueue: string;
   databaseUrl: string;
+  custodyDatabaseUrl?: string;
   poolMax: number;
   maxConcurrentActivities: number;
   shutdownGraceMs: number;
@@ -123,6 +127,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     namespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.TEMPORAL_TASK_QUEUE,
     databaseUrl: e.DATABASE_URL,
+    custodyDatabaseUrl: e.CUSTODY_DATABASE_URL,
     poolMax: e.PG_POOL_MAX,
     maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
     shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
@@ -139,6 +144,7 @@ export interface CommonConfig {
   /** Set when the user points txmgr at running services instead of the embedded ones. */
   temporalAddress?: string;
   databaseUrl?: string;
+  custodyDatabaseUrl?: string;
   dataDir: string;
 }
 
@@ -148,6 +154,7 @@ export function loadCommonConfig(env: NodeJS.ProcessEnv = process.env): CommonCo
     CommonEnv.extend({
       TEMPORAL_ADDRESS: hostPort('TEMPORAL_ADDRESS').optional(),
       DATABASE_URL: databaseUrl(false).optional(),
+      CUSTODY_DATABASE_URL: databaseUrl(false).optional(),
       TXMGR_DATA_DIR: z.string().min(1).default('.data'),
     }),
     env,
@@ -158,6 +165,7 @@ export function loadCommonConfig(env: NodeJS.ProcessEnv = process.env): CommonCo
     logLevel: e.LOG_LEVEL,
     temporalAddress: e.TEMPORAL_ADDRESS,
     databaseUrl: e.DATABASE_URL,
+    custodyDatabaseUrl: e.CUSTODY_DATABASE_URL,
     dataDir: e.TXMGR_DATA_DIR,
   };
 }

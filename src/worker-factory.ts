@@ -10,6 +10,8 @@ export interface WorkerOptions {
   namespace: string;
   taskQueue: string;
   pool: Pool;
+  /** The custody database; without it custody operations and 2pc are refused. */
+  custodyPool?: Pool;
   logger: Logger;
   maxConcurrentActivities?: number;
   shutdownGraceMs?: number;
@@ -41,7 +43,10 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: { ...createActivities({ pool: o.pool, logger: o.logger }), ...(o.extraActivities ?? {}) },
+    activities: {
+      ...createActivities({ pool: o.pool, custodyPool: o.custodyPool, logger: o.logger }),
+      ...(o.extraActivities ?? {}),
+    },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 16,
     shutdownGraceTime: o.shutdownGraceMs ?? 10_000,
   });

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './logger';
 import { connectCheckedTemporal } from './temporal/cluster-checks';
 import { installRuntime } from './temporal/runtime';
 import { createWorker } from './worker-factory';
+import { startCustodyAndRecovery } from './worker-txcore';
 
 /**
  * The worker process: reads the environment (failing fast on anything missing), checks
@@ -48,11 +49,13 @@ async function serve(
   pool: ReturnType<typeof createPool>,
   connection: Awaited<ReturnType<typeof connectCheckedTemporal>>,
 ): Promise<void> {
+  const custody = await startCustodyAndRecovery(config, connection, logger);
   const worker = await createWorker({
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     pool,
+    custodyPool: custody.pool,
     logger,
     maxConcurrentActivities: config.maxConcurrentActivities,
     shutdownGraceMs: config.shutdownGraceMs,
@@ -64,7 +67,7 @@ async function serve(
     );
   }
   logger.info({ taskQueue: config.taskQueue, namespace: config.namespace }, 'worker started');
-  await worker.run();
+  await worker.run().finally(() => custody.pool?.end());
 }
 
 main().catch((err: unknown) => {

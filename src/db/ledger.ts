@@ -1,6 +1,13 @@
 import type { PoolClient } from 'pg';
 import { DomainError, validationError } from '../domain/errors';
-import { applyBalanceDelta, insertUserAccount, findAccount, lockAccounts, type AccountRow } from './queries/accounts';
+import {
+  applyBalanceDelta,
+  insertUserAccount,
+  findAccount,
+  lockAccounts,
+  setAccountFrozen,
+  type AccountRow,
+} from './queries/accounts';
 import {
   consumeHold,
   findHold,
@@ -13,11 +20,13 @@ import {
   type NewHold,
 } from './queries/holds';
 import { findTransfer, insertTransfer, type NewTransfer, type TransferRow } from './queries/transfers';
+import { accountKey, appendChange } from './changes';
 
 /**
  * The ledger's building blocks. Each runs inside a transaction the caller owns,
  * takes account locks in id order, and is idempotent by id: the same id with the
  * same fields returns what exists; with other fields it is an IdempotencyConflict.
+ * Each change it makes appends its change-log entry in the same transaction (./changes).
  */
 
 export interface Posted<T> {
@@ -75,12 +84,39 @@ function sameTransfer(existing: TransferRow, t: NewTransfer): void {
   if ((existing.hold_id ?? undefined) !== t.holdId) throw conflict('transfer', t.id, 'hold');
 }
 
+/** The change-log entry of a transfer or hold, ordered causally with both its accounts' changes. */
+async function logMovement(
+  client: PoolClient,
+  entity: 'transfer' | 'hold',
+  change: string,
+  row: TransferRow | HoldRow,
+  extra: Record<string, string> = {},
+): Promise<void> {
+  const { created_at: _created, closed_at: _closed, ...data } = row as HoldRow;
+  await appendChange(client, {
+    entity,
+    entityId: row.id,
+    change,
+    data: { ...data, ...extra },
+    workflowId: row.workflow_id,
+    causalKeys: [accountKey(row.debit_account_id), accountKey(row.credit_account_id)],
+  });
+}
+
 export async function openUserAccount(
   client: PoolClient,
   a: { id: string; asset: string; owner: string },
 ): Promise<Posted<AccountRow>> {
   const inserted = await insertUserAccount(client, a);
-  if (inserted) return { row: inserted, created: true };
+  if (inserted) {
+    await appendChange(client, {
+      entity: 'account',
+      entityId: inserted.id,
+      change: 'opened',
+      data: { asset: inserted.asset, owner: inserted.owner },
+    });
+    return { row: inserted, created: true };
+  }
   const existing = await findAccount(client, a.id);
   if (!existing) throw new Error(`account ${a.id} vanished during open`);
   if (existing.asset !== a.asset) throw conflict('account', a.id, 'asset');
@@ -105,6 +141,7 @@ export async function postTransfer(client: PoolClient, t: NewTransfer): Promise<
   checkCredit(credit, t.amount);
   await applyBalanceDelta(client, debit.id, { debitsPosted: t.amount });
   await applyBalanceDelta(client, credit.id, { creditsPosted: t.amount });
+  await logMovement(client, 'transfer', 'posted', inserted);
   return { row: inserted, created: true };
 }
 
@@ -133,6 +170,7 @@ export async function placeHold(client: PoolClient, h: NewHold): Promise<Posted<
   checkCredit(credit, h.amount);
   await applyBalanceDelta(client, debit.id, { debitsPending: h.amount });
   await applyBalanceDelta(client, credit.id, { creditsPending: h.amount });
+  await logMovement(client, 'hold', 'placed', inserted);
   return { row: inserted, created: true };
 }
 
@@ -182,6 +220,7 @@ export async function captureHold(
   await applyBalanceDelta(client, hold.debit_account_id, { debitsPending: -c.amount, debitsPosted: c.amount });
   await applyBalanceDelta(client, hold.credit_account_id, { creditsPending: -c.amount, creditsPosted: c.amount });
   const updated = await consumeHold(client, hold.id, c.amount, 0n);
+  await logMovement(client, 'hold', 'captured', updated, { transferId: inserted.id, captured: c.amount.toString() });
   return { row: inserted, created: true, hold: updated };
 }
 
@@ -205,5 +244,31 @@ export async function releaseHold(client: PoolClient, holdId: string): Promise<{
   await applyBalanceDelta(client, hold.debit_account_id, { debitsPending: -remaining });
   await applyBalanceDelta(client, hold.credit_account_id, { creditsPending: -remaining });
   const updated = await consumeHold(client, hold.id, 0n, remaining);
+  await logMovement(client, 'hold', 'released', updated, { releasedNow: remaining.toString() });
   return { hold: updated, released: remaining };
+}
+
+/**
+ * Freezes or unfreezes an account under its lock, logging the change; returns the row as it
+ * was before (undefined: no such account) and after. Setting the state it already has changes
+ * and logs nothing.
+ */
+export async function changeAccountFrozen(
+  client: PoolClient,
+  a: { id: string; frozen: boolean; reason?: string; workflowId?: string },
+): Promise<{ before?: AccountRow; after?: AccountRow }> {
+  const before = (await lockAccounts(client, [a.id])).get(a.id);
+  if (!before) return {};
+  if (before.frozen === a.frozen && (!a.frozen || before.frozen_reason === (a.reason ?? null))) {
+    return { before, after: before };
+  }
+  const after = await setAccountFrozen(client, a);
+  await appendChange(client, {
+    entity: 'account',
+    entityId: a.id,
+    change: a.frozen ? 'frozen' : 'unfrozen',
+    data: { frozen: a.frozen, reason: after?.frozen_reason ?? null },
+    workflowId: a.workflowId,
+  });
+  return { before, after };
 }

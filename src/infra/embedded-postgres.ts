@@ -119,14 +119,18 @@ export async function startEmbeddedPostgres(
     options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [];
   const startOffset = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const out = fs.openSync(logFile, 'a');
-  // Prepared transactions on, so two-phase commits (and `txmgr check`'s stale-prepare check) can be exercised.
-  const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_prepared_transactions=64'];
-  const child = spawn(bin.postgres, ['-D', dataDir, '-p', String(port), ...settings, ...flags], {
-    ...ids,
-    detached: true,
-    stdio: ['ignore', out, out],
-    env: { ...process.env, LC_MESSAGES: 'C', [STACK_MARKER]: options.marker },
-  });
+  // Prepared transactions on: the transaction core's 2pc mode needs them (PostgreSQL's default is 0).
+  const twoPhase = ['-c', 'max_prepared_transactions=64'];
+  const child = spawn(
+    bin.postgres,
+    ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', ...twoPhase, ...flags],
+    {
+      ...ids,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, LC_MESSAGES: 'C', [STACK_MARKER]: options.marker },
+    },
+  );
   fs.closeSync(out);
   let exit: string | undefined;
   child.on('exit', (code, sig) => (exit = sig ? `was ended by ${sig}` : `exited with code ${code}`));

@@ -46,6 +46,8 @@ export interface StackOptions {
 
 export interface Stack {
   databaseUrl: string;
+  /** The custody database (`<databaseName>_custody`), when txmgr started PostgreSQL itself. */
+  custodyDatabaseUrl?: string;
   /** URL of the server's maintenance database, when txmgr started PostgreSQL itself. */
   adminUrl?: string;
   temporalAddress: string;
@@ -114,6 +116,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
     let databaseUrl: string;
     let adminUrl: string | undefined;
+    let custodyDatabaseUrl: string | undefined;
     if (o.databaseUrl) {
       databaseUrl = o.databaseUrl;
     } else {
@@ -131,6 +134,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       services.push(`PostgreSQL (pid ${pg.pid}, port ${pg.port})`);
       adminUrl = pg.adminUrl;
       databaseUrl = await ensureDatabase(pg.adminUrl, o.databaseName);
+      custodyDatabaseUrl = await ensureDatabase(pg.adminUrl, `${o.databaseName}_custody`);
       o.logger.info({ port: pg.port }, 'embedded PostgreSQL started');
     }
     checkAbort();
@@ -198,6 +202,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     checkAbort();
     return {
       databaseUrl,
+      custodyDatabaseUrl,
       adminUrl,
       temporalAddress,
       namespace: o.namespace,

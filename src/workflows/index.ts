@@ -2,3 +2,5 @@ export { depositFiat, approveDepositSignal, rejectDepositSignal } from './deposi
 export { openAccount } from './open-account';
 export { sagaStatusQuery, retryCompensationSignal } from './saga';
 export * from './config-siphon';
+export { executeTransaction, transactionStatusQuery } from './transaction';
+export { recoverInDoubt } from './in-doubt-recovery';

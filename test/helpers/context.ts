@@ -16,6 +16,8 @@ import { bundleWorkflows, createWorker, type WorkerOptions } from '../../src/wor
 /** Everything a test file needs on the real stack: its own database, Temporal, a bundle. */
 export interface TestContext {
   pool: Pool;
+  /** The file's custody database (the transaction core's second resource), with `useTestContext({ custody: true })`. */
+  custodyPool?: Pool;
   databaseUrl: string;
   databaseName: string;
   temporal: Client;
@@ -28,6 +30,8 @@ export interface TestContext {
   client(taskQueue: string): TxmgrClient;
   /** Runs `fn` while a new worker serves `taskQueue`, then shuts the worker down. */
   withWorker<T>(taskQueue: string, fn: (worker: Worker) => Promise<T>, extra?: Partial<WorkerOptions>): Promise<T>;
+  /** Runs `fn` when the file is done, before the connections close (a worker shared by the file). */
+  onClose(fn: () => Promise<void>): void;
   /** Fails the test with every ledger invariant the database breaks. */
   expectInvariants(): Promise<void>;
 }
@@ -38,7 +42,9 @@ const uid = () => randomBytes(4).toString('hex');
  * Registers beforeAll/afterAll/afterEach hooks for a file on the real stack. The
  * database is dropped afterwards, unless a test failed: then it is kept and named.
  */
-export function useTestContext(options: { workflowsPath?: string; invariantsAfterEach?: boolean } = {}): TestContext {
+export function useTestContext(
+  options: { workflowsPath?: string; invariantsAfterEach?: boolean; custody?: boolean } = {},
+): TestContext {
   const ctx = {} as TestContext;
   const fileName = path
     .basename(expect.getState().testPath ?? 'test', '.test.ts')
@@ -46,6 +52,8 @@ export function useTestContext(options: { workflowsPath?: string; invariantsAfte
     .toLowerCase();
   const databaseName = `t_${fileName.slice(0, 40)}_${uid()}`;
   let temporalConnection: Connection | undefined;
+  const closers: Array<() => Promise<void>> = [];
+  ctx.onClose = (fn) => closers.push(fn);
 
   beforeAll(async () => {
     const adminUrl = required('TXMGR_TEST_ADMIN_URL');
@@ -57,12 +65,19 @@ export function useTestContext(options: { workflowsPath?: string; invariantsAfte
     const databaseUrl = await ensureDatabase(adminUrl, databaseName);
     await migrate(databaseUrl);
     const pool = createPool({ databaseUrl, max: 30 });
+    let custodyPool: Pool | undefined;
+    if (options.custody) {
+      const custodyUrl = await ensureDatabase(adminUrl, `${databaseName}_custody`);
+      await migrate(custodyUrl);
+      custodyPool = createPool({ databaseUrl: custodyUrl, max: 30 });
+    }
     temporalConnection = await Connection.connect({ address });
     const connection = await NativeConnection.connect({ address });
     const temporal = new Client({ connection: temporalConnection, namespace });
     const bundle = await bundleWorkflows(options.workflowsPath);
     Object.assign(ctx, {
       pool,
+      custodyPool,
       databaseUrl,
       databaseName,
       temporal,
@@ -77,6 +92,7 @@ export function useTestContext(options: { workflowsPath?: string; invariantsAfte
           namespace,
           taskQueue,
           pool,
+          custodyPool,
           logger,
           workflowBundle: bundle,
           shutdownGraceMs: 2_000,
@@ -87,7 +103,7 @@ export function useTestContext(options: { workflowsPath?: string; invariantsAfte
       async expectInvariants() {
         expect(await checkInvariants(pool, { temporal })).toEqual([]);
       },
-    } satisfies Omit<TestContext, never>);
+    } satisfies Omit<TestContext, 'onClose'>);
   }, 120_000);
 
   if (options.invariantsAfterEach !== false) {
@@ -97,7 +113,9 @@ export function useTestContext(options: { workflowsPath?: string; invariantsAfte
   }
 
   afterAll(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
     await ctx.pool?.end();
+    await ctx.custodyPool?.end();
     await ctx.connection?.close();
     await temporalConnection?.close();
     const failed = (globalThis as { __txmgrFailed?: boolean }).__txmgrFailed === true;
@@ -105,6 +123,7 @@ export function useTestContext(options: { workflowsPath?: string; invariantsAfte
       process.stderr.write(`kept database ${databaseName} of a failed test for inspection\n`);
     } else if (process.env.TXMGR_TEST_ADMIN_URL) {
       await dropDatabase(process.env.TXMGR_TEST_ADMIN_URL, databaseName);
+      if (options.custody) await dropDatabase(process.env.TXMGR_TEST_ADMIN_URL, `${databaseName}_custody`);
     }
   });
 

@@ -3,13 +3,16 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from './account';
 import { registerCheckCommand } from './check';
+import { registerChangesCommand } from './changes';
 import { registerConfigCommands } from './config';
 import { registerDepositCommands } from './deposit';
 import { toCliError } from './errors';
 import { registerMigrateCommand } from './migrate';
 import { EXIT, badInput, printError } from './printer';
+import { registerRecoveryCommands } from './recovery';
 import { registerSagaCommands } from './saga';
 import { registerSagasCommands } from './sagas';
+import { registerTxCommands } from './tx';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -53,6 +56,9 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerMigrateCommand(program);
   registerCheckCommand(program);
+  registerTxCommands(program);
+  registerRecoveryCommands(program);
+  registerChangesCommand(program);
   return program;
 }
 

@@ -1,0 +1,208 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Pool } from 'pg';
+import { DomainError, validationError } from '../domain/errors';
+import {
+  parseTransaction,
+  resourcesOf,
+  type Operation,
+  type OperationOutcome,
+  type Resource,
+  type TransactionInput,
+} from '../domain/operations';
+import { requestHash } from '../domain/tx-hash';
+import { gidKeyFor } from '../domain/tx-ids';
+import { applyOperation, undoOperation } from '../db/operations';
+import { insertTxTransaction, decideTxTransaction } from '../db/queries/tx-transactions';
+import { resolveInDoubt, type Resolved } from '../db/recovery';
+import { withTransaction } from '../db/transaction';
+import { commitPrepared, maxPreparedTransactions, prepareTransaction, rollbackPrepared } from '../db/two-phase';
+import { currentScope, toActivityError } from './boundary';
+import type { ActivityDeps } from './deps';
+
+export interface OperationStep {
+  txId: string;
+  position: number;
+  operation: Operation;
+}
+
+export interface Participant {
+  txId: string;
+  gid: string;
+  resource: Resource;
+  steps: Array<{ position: number; operation: Operation }>;
+}
+
+const parse = (raw: TransactionInput): TransactionInput => parseTransaction(raw);
+
+/** The database of a resource; custody only when the worker was given CUSTODY_DATABASE_URL. */
+function poolFor(deps: ActivityDeps, resource: Resource): Pool {
+  if (resource === 'ledger') return deps.pool;
+  if (deps.custodyPool) return deps.custodyPool;
+  throw validationError(
+    'resource: custody is not configured on this worker — set CUSTODY_DATABASE_URL (the custody database) and restart it',
+    { field: 'resource' },
+  );
+}
+
+/** Runs `fn` as an activity body: binds the scope and converts errors at the edge. */
+async function edge<T>(deps: ActivityDeps, name: string, fn: (scope: ReturnType<typeof currentScope>) => Promise<T>): Promise<T> {
+  const scope = currentScope(deps, name);
+  try {
+    return await fn(scope);
+  } catch (err) {
+    scope.logger.warn({ err }, `${name} failed`);
+    throw toActivityError(err);
+  }
+}
+
+export function createTransactionActivities(deps: ActivityDeps) {
+  return {
+    /** Checks a request (the client did too; a raw start may not have). Writes nothing. */
+    async validateTransaction(raw: TransactionInput): Promise<{ resources: Resource[] }> {
+      return edge(deps, 'validateTransaction', async () => {
+        const input = parse(raw);
+        const resources = resourcesOf(input.operations);
+        resources.forEach((r) => poolFor(deps, r));
+        return { resources };
+      });
+    },
+
+    /** atomic: every operation in one database transaction on its one resource. */
+    async runAtomic(raw: TransactionInput): Promise<OperationOutcome[]> {
+      return edge(deps, 'runAtomic', async (scope) => {
+        const input = parse(raw);
+        const resource = resourcesOf(input.operations)[0] as Resource;
+        return withTransaction(
+          poolFor(deps, resource),
+          'runAtomic',
+          async (tx) => {
+            const outcomes: OperationOutcome[] = [];
+            for (const [position, op] of input.operations.entries()) {
+              outcomes.push(await applyOperation(tx, { txId: input.id, position, workflowId: scope.workflowId }, op));
+            }
+            return outcomes;
+          },
+          { workflowId: scope.workflowId, activity: scope.activity, attempt: scope.attempt },
+        );
+      });
+    },
+
+    /** saga: one operation in its own database transaction. */
+    async applyTxOperation(s: OperationStep): Promise<OperationOutcome> {
+      return edge(deps, 'applyTxOperation', (scope) =>
+        withTransaction(
+          poolFor(deps, s.operation.resource),
+          'applyTxOperation',
+          (tx) => applyOperation(tx, { txId: s.txId, position: s.position, workflowId: scope.workflowId }, s.operation),
+          { workflowId: scope.workflowId, activity: scope.activity, attempt: scope.attempt },
+        ),
+      );
+    },
+
+    /** saga: the inverse of one operation; a no-op (and a fence) when it never happened. */
+    async undoTxOperation(s: OperationStep): Promise<OperationOutcome> {
+      return edge(deps, 'undoTxOperation', (scope) =>
+        withTransaction(
+          poolFor(deps, s.operation.resource),
+          'undoTxOperation',
+          (tx) => undoOperation(tx, { txId: s.txId, position: s.position, workflowId: scope.workflowId }, s.operation),
+          { workflowId: scope.workflowId, activity: scope.activity, attempt: scope.attempt },
+        ),
+      );
+    },
+
+    /**
+     * 2pc: checks the request and that every participant can prepare transactions, then records
+     * the transaction (the decision's home) in the ledger database. Returns the gid key.
+     */
+    async beginTwoPhase(b: {
+      input: TransactionInput;
+      deadlineAt: string;
+    }): Promise<{ gidKey: string; resources: Resource[]; deadlineAt: string }> {
+      return edge(deps, 'beginTwoPhase', async (scope) => {
+        const input = parse(b.input);
+        const workflowId = scope.workflowId ?? `direct:${input.id}`;
+        const resources = resourcesOf(input.operations);
+        for (const r of resources) {
+          if ((await maxPreparedTransactions(poolFor(deps, r))) === 0) {
+            throw new DomainError(
+              'InvalidState',
+              `mode 2pc needs prepared transactions, but max_prepared_transactions is 0 on the ${r} database — set it above 0 in postgresql.conf and restart PostgreSQL, or use mode saga`,
+              { resource: r },
+            );
+          }
+        }
+        const gidKey = gidKeyFor(workflowId);
+        const row = await insertTxTransaction(deps.pool, {
+          id: input.id,
+          workflowId,
+          gidKey,
+          mode: input.mode,
+          requestHash: requestHash(input),
+          resources,
+          deadlineAt: new Date(b.deadlineAt),
+        });
+        if (row.request_hash !== requestHash(input) || row.workflow_id !== workflowId) {
+          throw new DomainError(
+            'IdempotencyConflict',
+            `transaction ${input.id} was already executed with different operations (workflow ${row.workflow_id}); a transaction id may be reused only for the identical request`,
+            { id: input.id },
+          );
+        }
+        return { gidKey, resources, deadlineAt: row.deadline_at.toISOString() };
+      });
+    },
+
+    /** 2pc: one participant runs its operations and PREPARE TRANSACTION. */
+    async prepareParticipant(p: Participant): Promise<{ state: 'prepared' | 'committed'; outcomes: OperationOutcome[] }> {
+      return edge(deps, 'prepareParticipant', async (scope) => {
+        const outcomes: OperationOutcome[] = [];
+        const state = await prepareTransaction(poolFor(deps, p.resource), p.gid, p.txId, async (tx) => {
+          for (const s of p.steps) {
+            outcomes.push(
+              await applyOperation(tx, { txId: p.txId, position: s.position, workflowId: scope.workflowId }, s.operation),
+            );
+          }
+        });
+        return { state, outcomes };
+      });
+    },
+
+    /** 2pc: records the decision; the first one recorded (by the workflow or recovery) stands and is returned. */
+    async decideTwoPhase(d: { txId: string; decision: 'commit' | 'rollback' }): Promise<'commit' | 'rollback'> {
+      return edge(deps, 'decideTwoPhase', async (scope) => {
+        const decided = await decideTxTransaction(deps.pool, d.txId, d.decision, scope.workflowId ?? 'direct');
+        if (!decided) throw new DomainError('NotFound', `transaction ${d.txId} has no record to decide on`, { id: d.txId });
+        return decided;
+      });
+    },
+
+    /** 2pc: COMMIT PREPARED or ROLLBACK PREPARED on one participant, idempotently. */
+    async finishParticipant(f: { txId: string; gid: string; resource: Resource; decision: 'commit' | 'rollback' }) {
+      return edge(deps, 'finishParticipant', async () => {
+        const pool = poolFor(deps, f.resource);
+        return f.decision === 'commit' ? commitPrepared(pool, f.gid) : rollbackPrepared(pool, f.gid, f.txId);
+      });
+    },
+
+    /** The scheduled in-doubt check: resolves prepared transactions from their decisions (see db/recovery). */
+    async recoverInDoubtTransactions(): Promise<Resolved[]> {
+      return edge(deps, 'recoverInDoubtTransactions', async () => {
+        const client = Context.current().client;
+        return resolveInDoubt(
+          { ledger: deps.pool, custody: deps.custodyPool },
+          {
+            isWorkflowRunning: async (workflowId) => {
+              try {
+                return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+              } catch (err) {
+                return err instanceof WorkflowNotFoundError ? false : undefined;
+              }
+            },
+          },
+        );
+      });
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  COMMIT_TIMEOUT_SECONDS,
+  PREPARE_TIMEOUT_SECONDS,
+  resourcesOf,
+  type TransactionInput,
+  type TransactionResult,
+} from '../domain/operations';
+import { COMPENSATION_OPTIONS, STEP_OPTIONS } from './retry-policies';
+
+// The SDK's deterministic clock (the current workflow task's time).
+// eslint-disable-next-line no-restricted-properties
+const workflowNow = (): number => Date.now();
+
+// Recording a decision must happen: retried until it does (recovery waits for it meanwhile).
+const decide = proxyActivities<Activities>({ ...COMPENSATION_OPTIONS, startToCloseTimeout: '10 seconds' });
+
+/**
+ * Two-phase commit across the resource databases. Temporal's history is the coordinator's
+ * log; the decision is also written to tx_transactions (first one wins, shared with
+ * recovery) before any participant is told. Prepare: 30 s and within the overall timeout;
+ * commit or roll back: 60 s, after which recovery (scheduled in the worker) finishes the job.
+ */
+export async function runTwoPhase(input: TransactionInput, state: TransactionResult, timeoutMs: number): Promise<void> {
+  const deadlineAt = workflowInfo().startTime.getTime() + timeoutMs;
+  const begin = proxyActivities<Activities>({
+    ...STEP_OPTIONS,
+    scheduleToCloseTimeout: Math.max(1000, deadlineAt - workflowNow()),
+  });
+  const begun = await begin.beginTwoPhase({ input, deadlineAt: new Date(deadlineAt).toISOString() });
+  const gidOf = (r: string) => `txmgr:${begun.gidKey}:${r}`;
+
+  const left = deadlineAt - workflowNow();
+  const prepare = proxyActivities<Activities>({
+    ...STEP_OPTIONS,
+    startToCloseTimeout: `${PREPARE_TIMEOUT_SECONDS} seconds`,
+    scheduleToCloseTimeout: Math.max(1, Math.min(PREPARE_TIMEOUT_SECONDS * 1000, left)),
+  });
+  const resources = resourcesOf(input.operations);
+  const prepared = await Promise.allSettled(
+    resources.map((resource) =>
+      prepare.prepareParticipant({
+        txId: input.id,
+        gid: gidOf(resource),
+        resource,
+        steps: input.operations.flatMap((operation, position) =>
+          operation.resource === resource ? [{ position, operation }] : [],
+        ),
+      }),
+    ),
+  );
+  const firstFailure = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+  const wanted = firstFailure || workflowNow() > deadlineAt ? 'rollback' : 'commit';
+  const decision = await decide.decideTwoPhase({ txId: input.id, decision: wanted });
+  state.decision = decision;
+
+  const finish = proxyActivities<Activities>({
+    ...COMPENSATION_OPTIONS,
+    startToCloseTimeout: `${COMMIT_TIMEOUT_SECONDS} seconds`,
+    scheduleToCloseTimeout: `${COMMIT_TIMEOUT_SECONDS} seconds`,
+  });
+  try {
+    await Promise.all(
+      resources.map((resource) => finish.finishParticipant({ txId: input.id, gid: gidOf(resource), resource, decision })),
+    );
+  } catch (err) {
+    state.status = 'FAILED';
+    throw ApplicationFailure.create({
+      type: 'InDoubt',
+      message: `decision ${decision} recorded, but not every participant finished within ${COMMIT_TIMEOUT_SECONDS} s: txmgr recovery run (and the worker's scheduled check) completes it`,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
+  }
+  for (const p of prepared) {
+    if (p.status !== 'fulfilled') continue;
+    for (const o of p.value.outcomes) {
+      state.operations[o.position] =
+        decision === 'commit' ? o : { ...o, status: 'not applied', detail: `rolled back: ${o.detail ?? ''}` };
+    }
+  }
+  if (decision === 'commit') {
+    state.status = 'COMMITTED';
+    return;
+  }
+  state.status = 'ROLLED_BACK';
+  if (firstFailure) throw firstFailure.reason;
+  throw ApplicationFailure.create({
+    type: 'DeadlineExceeded',
+    message: `transaction ${input.id} did not prepare within its timeout of ${timeoutMs / 1000} s; every participant rolled back`,
+    nonRetryable: true,
+  });
+}

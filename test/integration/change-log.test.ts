@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import {
+  appendChange,
+  changeClock,
+  changesOfAccount,
+  CHANGES_CHANNEL,
+  readChanges,
+  setChangeClock,
+  type Change,
+} from '../../src/db/changes';
+import { postTransfer } from '../../src/db/ledger';
+import { withTransaction } from '../../src/db/transaction';
+import { HybridClock } from '../../src/domain/hlc';
+import { count, houseAccount, openUserAccount } from '../helpers/fixtures';
+import { useTestContext } from '../helpers/context';
+
+const ctx = useTestContext();
+
+/** Reads the whole log from `cursor` on, as a follower does. */
+async function readAll(cursor?: string): Promise<{ changes: Change[]; cursor?: string }> {
+  const changes: Change[] = [];
+  for (;;) {
+    const batch = await readChanges(ctx.pool, cursor, 100);
+    if (batch.length === 0) return { changes, cursor };
+    changes.push(...batch);
+    cursor = batch[batch.length - 1]?.cursor;
+  }
+}
+
+async function fund(accountId: string, amount: bigint, id = randomUUID()) {
+  const bank = await houseAccount(ctx.pool, 'USD', 'external_bank');
+  return withTransaction(ctx.pool, 'test-fund', (tx) =>
+    postTransfer(tx, { id, debitAccountId: bank, creditAccountId: accountId, asset: 'USD', amount }),
+  );
+}
+
+describe('change log', () => {
+  test('a committed change has its entry; a rolled-back one has none', async () => {
+    const account = await openUserAccount(ctx.pool);
+    const committed = randomUUID();
+    const rolledBack = randomUUID();
+    await fund(account, 500n, committed);
+    await expect(
+      withTransaction(ctx.pool, 'test-rollback', async (tx) => {
+        await postTransfer(tx, {
+          id: rolledBack,
+          debitAccountId: await houseAccount(ctx.pool, 'USD', 'external_bank'),
+          creditAccountId: account,
+          asset: 'USD',
+          amount: 7n,
+        });
+        throw new Error('changed our mind');
+      }),
+    ).rejects.toThrow('changed our mind');
+    expect(await count(ctx.pool, `SELECT 1 FROM change_log WHERE entity = 'transfer' AND entity_id = $1`, [committed])).toBe(1);
+    expect(await count(ctx.pool, `SELECT 1 FROM change_log WHERE entity_id = $1`, [rolledBack])).toBe(0);
+    // and an outbox event for the committed one, none for the other
+    expect(await count(ctx.pool, `SELECT 1 FROM outbox WHERE aggregate_id = $1`, [committed])).toBe(1);
+    expect(await count(ctx.pool, `SELECT 1 FROM outbox WHERE aggregate_id = $1`, [rolledBack])).toBe(0);
+    // a retry of the same transfer (same id) adds no second entry
+    await fund(account, 500n, committed);
+    expect(await count(ctx.pool, `SELECT 1 FROM change_log WHERE entity_id = $1`, [committed])).toBe(1);
+  });
+
+  test('NOTIFY reaches a listener after commit, never for a rollback', async () => {
+    const listener = new Client({ connectionString: ctx.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
+    try {
+      await withTransaction(ctx.pool, 'test-notify', async (tx) => {
+        await appendChange(tx, { entity: 'probe', entityId: 'p1', change: 'tested', data: {} });
+        await new Promise((r) => setTimeout(r, 200));
+        expect(heard).toEqual([]); // not before commit
+      });
+      await withTransaction(ctx.pool, 'test-notify-rollback', async (tx) => {
+        await appendChange(tx, { entity: 'probe', entityId: 'p2', change: 'tested', data: {} });
+        throw new Error('no');
+      }).catch(() => undefined);
+      const deadline = Date.now() + 5_000;
+      while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard).toHaveLength(1);
+      expect(heard[0]).toMatch(/^probe:\d+$/);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  test('an entry that commits late (overlapping transactions) is never skipped by a reader', async () => {
+    const start = (await readAll()).cursor;
+    const slow = await ctx.pool.connect();
+    try {
+      // The slow transaction takes its entry id first and commits last: the trap of a plain sequence.
+      await slow.query('BEGIN');
+      await appendChange(slow, { entity: 'probe', entityId: 'slow', change: 'tested', data: {} });
+      await withTransaction(ctx.pool, 'test-fast', (tx) =>
+        appendChange(tx, { entity: 'probe', entityId: 'fast', change: 'tested', data: {} }),
+      );
+      const whileOpen = await readAll(start);
+      expect(whileOpen.changes.map((c) => c.entityId)).not.toContain('slow');
+      // The reader did not move past the slow transaction: from its cursor it still gets it.
+      await slow.query('COMMIT');
+      const after = await readAll(whileOpen.cursor);
+      const seen = [...whileOpen.changes, ...after.changes].map((c) => c.entityId);
+      expect(seen.filter((e) => e === 'slow')).toHaveLength(1);
+      expect(seen.filter((e) => e === 'fast')).toHaveLength(1);
+    } finally {
+      await slow.query('ROLLBACK').catch(() => undefined);
+      slow.release();
+    }
+  });
+
+  test('a reader following the log during 20 concurrent writers sees every change exactly once', async () => {
+    const start = (await readAll()).cursor;
+    const accounts = await Promise.all(Array.from({ length: 20 }, () => openUserAccount(ctx.pool)));
+    const bank = await houseAccount(ctx.pool, 'USD', 'external_bank');
+    const perWriter = 10;
+    let writing = true;
+    const seen = new Map<string, number>();
+    const expected = 20 * perWriter;
+    // Follows until every change arrived (entries of a transaction still in flight anywhere in the
+    // cluster wait below the reader's horizon), then reads once more: nothing may come twice.
+    const follower = (async () => {
+      let cursor = start;
+      const deadline = Date.now() + 60_000;
+      let extraRead = false;
+      for (;;) {
+        const batch = await readChanges(ctx.pool, cursor, 37);
+        for (const c of batch) seen.set(c.id, (seen.get(c.id) ?? 0) + 1);
+        if (batch.length > 0) cursor = batch[batch.length - 1]?.cursor;
+        else if (!writing && (seen.size >= expected || Date.now() > deadline)) {
+          if (extraRead) return;
+          extraRead = true;
+        } else await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const committed: string[] = [];
+    await Promise.all(
+      accounts.map(async (account) => {
+        for (let i = 0; i < perWriter; i++) {
+          const id = randomUUID();
+          await withTransaction(ctx.pool, 'test-writer', async (tx) => {
+            await postTransfer(tx, { id, debitAccountId: bank, creditAccountId: account, asset: 'USD', amount: 1n });
+            // Hold the transaction open a little, so commits overlap and land out of id order.
+            await new Promise((r) => setTimeout(r, Math.random() * 15));
+          });
+          committed.push(id);
+        }
+      }),
+    );
+    writing = false;
+    await follower;
+    const { rows } = await ctx.pool.query<{ id: string }>(
+      `SELECT id::text FROM change_log WHERE entity = 'transfer' AND entity_id = ANY($1::text[])`,
+      [committed],
+    );
+    expect(rows).toHaveLength(expected);
+    for (const r of rows) expect(seen.get(r.id)).toBe(1);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  test("two workers' changes of one account are causally ordered even when one's clock is behind", async () => {
+    const account = await openUserAccount(ctx.pool);
+    const original = changeClock();
+    const ahead = new HybridClock('worker-ahead', () => Date.now() + 60_000);
+    const behind = new HybridClock('worker-behind', () => Date.now() - 60_000);
+    try {
+      for (let i = 0; i < 6; i++) {
+        setChangeClock(i % 2 === 0 ? ahead : behind);
+        await fund(account, 1n);
+      }
+    } finally {
+      setChangeClock(original);
+    }
+    const changes = await changesOfAccount(ctx.pool, account);
+    expect(changes).toHaveLength(6);
+    // HLC order is commit order (ids of sequential writes), though half the writers' walls lag a minute.
+    expect(changes.map((c) => Number(c.id))).toEqual([...changes.map((c) => Number(c.id))].sort((a, b) => a - b));
+    expect(new Set(changes.map((c) => c.hlc.node))).toEqual(new Set(['worker-ahead', 'worker-behind']));
+  });
+});
