@@ -220,8 +220,8 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
     ]);
     for (const maker of batch) {
       if (remaining === 0n) break;
-      makers.add(maker.workflow_id);
       if (maker.owner === p.owner) {
+        makers.add(maker.workflow_id);
         await closeAndRelease(tx, maker, 'cancelled', SELF_TRADE_REASON);
         continue;
       }
@@ -247,7 +247,10 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
       });
       await settleFill(tx, { fillId, quantity: q, buyer, seller, legs: settlementLegs(q, amounts) }, houses, assets, workflowId);
       const updated = await addFilled(tx, maker.id, q);
-      if (updated.status === 'filled') await releaseHold(tx, maker.hold_id);
+      if (updated.status === 'filled') {
+        await releaseHold(tx, maker.hold_id);
+        makers.add(maker.workflow_id);
+      }
       remaining -= q;
       fills++;
     }

@@ -121,7 +121,7 @@ export interface MatchResult {
   order: OrderState;
   /** Fills this order made as the taker, in order. */
   fills: number;
-  /** Workflows of the resting orders this match touched (filled or cancelled): each is told by signal. */
+  /** Workflows of the resting orders this match closed (filled, or cancelled by self-trade prevention): each is woken by signal. */
   makerWorkflowIds: string[];
 }
 

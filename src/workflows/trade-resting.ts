@@ -67,8 +67,8 @@ export class OrderHandle {
   async rest(input: TradeInput): Promise<OrderState> {
     const recheckMs = (input.recheckSeconds ?? DEFAULT_RECHECK_SECONDS) * 1000;
     const expiresAt = input.expiresAt ? Date.parse(input.expiresAt) : undefined;
+    let seen = this.wakeups;
     while (this.open) {
-      const seen = this.wakeups;
       const untilExpiry = expiresAt === undefined ? Infinity : expiresAt - workflowNow();
       if (untilExpiry <= 0) {
         this.state = await acts.closeOrder({ orderId: this.state!.orderId, status: 'expired', reason: 'GTD: expired' });
@@ -76,6 +76,8 @@ export class OrderHandle {
       }
       await condition(() => this.wakeups > seen || !this.open, Math.max(1, Math.min(recheckMs, untilExpiry)));
       if (!this.open) break;
+      // Taken before the read: a wake-up that arrives while it runs is not lost.
+      seen = this.wakeups;
       this.state = await acts.readOrder(this.state!.orderId);
       if (this.open && workflowInfo().historyLength > MAX_HISTORY) {
         await condition(allHandlersFinished);

@@ -10,13 +10,13 @@ import type { TestContext } from '../helpers/context';
 import { openUserAccount } from '../helpers/fixtures';
 import { siphonTarget } from './siphon-fixtures';
 
-/** Markets for trade tests: fees 10 bps maker / 20 bps taker, a wide price band. */
+/** Markets for trade tests: tick 0.05, fees 10 bps maker / 20 bps taker, a wide price band. */
 export function tradeMarketsTx(): ConfigTransactionInput {
   const market = (baseAsset: string, quoteAsset: string, lot: string, max: string) => ({
     symbol: `${baseAsset}-${quoteAsset}`,
     baseAsset,
     quoteAsset,
-    tickSize: '0.01',
+    tickSize: '0.05',
     lotSize: lot,
     minQuantity: lot,
     maxQuantity: max,

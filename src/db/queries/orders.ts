@@ -264,9 +264,11 @@ export async function countTakerFills(db: Db, orderId: string): Promise<number> 
   return rows[0]?.n ?? 0;
 }
 
+/** Workflows of the resting orders a taker's fills closed (the ones it must wake). */
 export async function makerWorkflowsOfTaker(db: Db, orderId: string): Promise<string[]> {
   const { rows } = await db.query<{ workflow_id: string }>(
-    `SELECT DISTINCT o.workflow_id FROM fills f JOIN orders o ON o.id = f.maker_order_id WHERE f.taker_order_id = $1`,
+    `SELECT DISTINCT o.workflow_id FROM fills f JOIN orders o ON o.id = f.maker_order_id
+      WHERE f.taker_order_id = $1 AND o.status <> 'open'`,
     [orderId],
   );
   return rows.map((r) => r.workflow_id);
