@@ -291,3 +291,77 @@ describe('trade execution saga', () => {
     expect(await count(ctx.pool, `SELECT 1 FROM orders WHERE market = 'ETH-EUR' AND status = 'open'`)).toBe(0);
   });
 });
+
+describe('trade bad input', () => {
+  const refused = async (request: unknown, type: string, field: RegExp) => {
+    const err = await startTrade(ctx.client('tq-never-started'), request as TradeRequest).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ type, message: expect.stringMatching(field) });
+  };
+
+  test('the client refuses malformed orders before anything starts, naming the field', async () => {
+    const t = await trader(ctx.pool, { BTC: BTC(1), USD: USD(100) });
+    const ok = { owner: t.owner, market: 'BTC-USD', side: 'buy', quantity: '0.5', price: '100.00' };
+    await refused({ ...ok, quantity: '0' }, 'ValidationError', /quantity/);
+    await refused({ ...ok, quantity: '-1' }, 'ValidationError', /quantity/);
+    await refused({ ...ok, quantity: '1e3' }, 'ValidationError', /quantity/);
+    await refused({ ...ok, quantity: '0.000000001' }, 'ValidationError', /quantity has 9 decimal places/);
+    await refused({ ...ok, quantity: 5 }, 'ValidationError', /quantity/);
+    await refused({ ...ok, price: '0' }, 'ValidationError', /price/);
+    await refused({ ...ok, price: '100.001' }, 'ValidationError', /price has 3 decimal places/);
+    await refused({ ...ok, price: '1'.repeat(40) }, 'ValidationError', /price is out of range/);
+    await refused({ ...ok, side: 'short' }, 'ValidationError', /side/);
+    await refused({ ...ok, tif: 'DAY' }, 'ValidationError', /tif/);
+    await refused({ ...ok, type: 'market', tif: 'GTC' }, 'ValidationError', /tif/);
+    await refused({ ...ok, tif: 'GTD' }, 'ValidationError', /expiresAt/);
+    await refused({ ...ok, postOnly: 'yes' }, 'ValidationError', /postOnly/);
+    await refused({ ...ok, leverage: 10 }, 'ValidationError', /leverage/);
+    await refused({ ...ok, market: 'DOGE-USD' }, 'ValidationError', /market: unknown market/);
+    await refused({ ...ok, market: 'btc' }, 'ValidationError', /market/);
+    expect(await count(ctx.pool, 'SELECT 1 FROM orders WHERE owner = $1', [t.owner])).toBe(0);
+  });
+
+  test('the saga refuses orders the market or the owner cannot take, before any write', async () => {
+    const tq = ctx.taskQueue();
+    const t = await trader(ctx.pool, { BTC: BTC(1), USD: USD(100) });
+    const noEur = await trader(ctx.pool, { ETH: 0n });
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ price: '10001' }, 'ValidationError', /^price: 100\.01 USD is not a multiple of the tick 0\.05 USD/], // off tick (minor units)
+      [{ quantity: '15000' }, 'ValidationError', /^quantity: 0\.00015000 BTC is not a multiple of the lot/],
+      [{ quantity: String(101n * 10n ** 8n) }, 'ValidationError', /^quantity: 101\.00000000 BTC is outside/],
+      [{ quantity: '0' }, 'ValidationError', /quantity/],
+      [
+        { market: 'ETH-EUR', owner: noEur.owner, quantity: String(10n ** 15n), price: '200000' },
+        'ValidationError',
+        /^owner: .* has no EUR account/,
+      ],
+      [{ quantity: String(10n ** 8n * 50n), tif: 'IOC' }, 'InsufficientFunds', /available/], // 5000 USD of 100
+      [{ extra: true }, 'ValidationError', /extra/],
+    ];
+    await ctx.withWorker(tq, async () => {
+      for (const [change, type, message] of cases) {
+        const workflowId = `trade-bad-${randomUUID()}`;
+        const input = {
+          owner: t.owner,
+          clientOrderId: `bad-${randomUUID().slice(0, 8)}`,
+          market: 'BTC-USD',
+          side: 'buy',
+          price: '10000',
+          quantity: String(10n ** 7n),
+          ...change,
+        };
+        const failure = await failureOf(
+          ctx.temporal.workflow.execute(executeTrade, { taskQueue: tq, workflowId, args: [input as never] }),
+        );
+        expect({ type: failure.type, message: failure.message }).toEqual({ type, message: expect.stringMatching(message) });
+        expect(
+          await count(ctx.pool, 'SELECT 1 FROM holds WHERE workflow_id = $1 AND status <> $2', [workflowId, 'released']),
+        ).toBe(0);
+      }
+    });
+    expect(await count(ctx.pool, 'SELECT 1 FROM orders WHERE owner = $1', [t.owner])).toBe(0);
+    expect(await balanceOf(ctx.pool, t.accounts.USD!)).toEqual({ balance: USD(100), pending: 0n });
+  });
+});
