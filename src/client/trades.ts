@@ -158,6 +158,30 @@ export async function executeTrade(deps: TradeClientDeps, request: TradeRequest)
   return orderView(state, await marketScales(deps.pool, input.market));
 }
 
+/**
+ * Starts the trade and returns the order once it is placed (a resting order is then on the
+ * book; its saga goes on). A saga that fails first throws its failure.
+ */
+export async function placeTrade(deps: TradeClientDeps, request: TradeRequest, timeoutMs = 30_000): Promise<OrderView> {
+  const { workflowId, input } = await startTrade(deps, request);
+  const handle = deps.temporal.workflow.getHandle<typeof executeTradeWorkflow>(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await findOrderByClientId(deps.pool, input.owner, input.clientOrderId);
+    if (row) return orderView(orderState(row), await marketScales(deps.pool, row.market));
+    if ((await handle.describe()).status.name !== 'RUNNING') {
+      return orderView(await handle.result(), await marketScales(deps.pool, input.market));
+    }
+    if (Date.now() > deadline) {
+      throw new DomainError(
+        'InvalidState',
+        `order ${input.clientOrderId} was not placed within ${timeoutMs / 1000}s; its saga ${workflowId} goes on`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** The order with this id, in human decimals; undefined when there is none. */
 export async function getOrder(db: Pool, orderId: string): Promise<OrderView | undefined> {
   const id = z.uuid({ error: 'orderId must be a UUID' }).safeParse(orderId.trim().toLowerCase());

@@ -8,6 +8,7 @@ import { toCliError } from './errors';
 import { registerMigrateCommand } from './migrate';
 import { EXIT, badInput, printError } from './printer';
 import { registerSagaCommands } from './saga';
+import { registerTradeCommands } from './trade';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerDepositCommands(program);
   registerSagaCommands(program);
   registerConfigCommands(program);
+  registerTradeCommands(program);
   registerMigrateCommand(program);
   return program;
 }
