@@ -50,6 +50,8 @@ CREATE INDEX orders_workflow_idx ON orders (workflow_id);
 -- A trade is the public print of one match; its fill says who traded and what they paid.
 CREATE TABLE trades (
   id            uuid PRIMARY KEY,
+  -- Commit-independent print order (fills of one transaction share created_at).
+  seq           bigserial NOT NULL UNIQUE,
   market        text NOT NULL REFERENCES markets (symbol),
   price         numeric(38, 0) NOT NULL CHECK (price > 0),
   quantity      numeric(38, 0) NOT NULL CHECK (quantity > 0),
@@ -57,7 +59,7 @@ CREATE TABLE trades (
   taker_side    text NOT NULL CHECK (taker_side IN ('buy', 'sell')),
   created_at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX trades_market_idx ON trades (market, created_at DESC);
+CREATE INDEX trades_market_idx ON trades (market, seq DESC);
 
 CREATE TABLE fills (
   id              uuid PRIMARY KEY,

@@ -285,10 +285,7 @@ export async function listTrades(db: Pool, market: string, limit = 50): Promise<
     quote_amount: string;
     taker_side: 'buy' | 'sell';
     created_at: Date;
-  }>('SELECT * FROM trades WHERE market = $1 ORDER BY created_at DESC, id LIMIT $2', [
-    m.market.symbol,
-    Math.max(1, Math.min(limit, 1000)),
-  ]);
+  }>('SELECT * FROM trades WHERE market = $1 ORDER BY seq DESC LIMIT $2', [m.market.symbol, Math.max(1, Math.min(limit, 1000))]);
   return rows.map((r) => ({
     tradeId: r.id,
     price: r.price,

@@ -211,10 +211,9 @@ export async function openOrdersOfMarket(tx: PoolClient, market: string): Promis
 }
 
 export async function lastTradePrice(db: Db, market: string): Promise<bigint | undefined> {
-  const { rows } = await db.query<{ price: string }>(
-    'SELECT price FROM trades WHERE market = $1 ORDER BY created_at DESC, id LIMIT 1',
-    [market],
-  );
+  const { rows } = await db.query<{ price: string }>('SELECT price FROM trades WHERE market = $1 ORDER BY seq DESC LIMIT 1', [
+    market,
+  ]);
   return rows[0] ? BigInt(rows[0].price) : undefined;
 }
 
