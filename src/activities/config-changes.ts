@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { configAmountToMinor, type ConfigPayload, type ConfigTransaction } from '../domain/config';
 import { DomainError } from '../domain/errors';
+import { cancelOrdersOfHaltedMarket } from '../db/matching';
 import { findAssetScale } from '../db/queries/assets';
 import {
   addDenyListEntry,
@@ -60,6 +61,8 @@ export async function applyChange(tx: PoolClient, t: ConfigTransaction, version:
           },
           version,
         );
+        // A halt cancels the market's resting orders and releases their holds in this same transaction.
+        if (m.status === 'halted') await cancelOrdersOfHaltedMarket(tx, m.symbol, 'halted by config');
       }
       return `markets ${p.markets.map((m) => m.symbol).join(', ')}`;
     }
@@ -68,6 +71,7 @@ export async function applyChange(tx: PoolClient, t: ConfigTransaction, version:
       const market = await findMarket(tx, p.symbol);
       if (!market) throw configRejected(`payload.symbol: market ${p.symbol} does not exist, so it cannot be set ${p.status}`);
       await setMarketStatus(tx, p.symbol, p.status, p.status === 'halted' ? (p.reason ?? 'halted by config') : null, version);
+      if (p.status === 'halted') await cancelOrdersOfHaltedMarket(tx, p.symbol, p.reason ?? 'halted by config');
       return `market ${p.symbol} ${p.status}`;
     }
     case 'compliance.thresholds': {

@@ -3,6 +3,7 @@ import { createConfigActivities } from './config';
 import { createDepositActivities } from './deposit';
 import { createLedgerActivities } from './ledger';
 import { createTransactionActivities } from './transaction';
+import { createTradeActivities } from './trade';
 
 export type { ActivityDeps } from './deps';
 
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDepositActivities(deps),
     ...createConfigActivities(deps),
     ...createTransactionActivities(deps),
+    ...createTradeActivities(deps),
   };
 }
 

@@ -4,3 +4,4 @@ export { sagaStatusQuery, retryCompensationSignal } from './saga';
 export * from './config-siphon';
 export { executeTransaction, transactionStatusQuery } from './transaction';
 export { recoverInDoubt } from './in-doubt-recovery';
+export * from './trade';

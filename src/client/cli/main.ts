@@ -13,6 +13,7 @@ import { registerRecoveryCommands } from './recovery';
 import { registerSagaCommands } from './saga';
 import { registerSagasCommands } from './sagas';
 import { registerTxCommands } from './tx';
+import { registerTradeCommands } from './trade';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerSagaCommands(program);
   registerSagasCommands(program);
   registerConfigCommands(program);
+  registerTradeCommands(program);
   registerMigrateCommand(program);
   registerCheckCommand(program);
   registerTxCommands(program);

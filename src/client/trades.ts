@@ -1,0 +1,300 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { z } from 'zod';
+import { DomainError, validationError } from '../domain/errors';
+import { stepId } from '../domain/ids';
+import { formatAmount, parseHumanAmount } from '../domain/money';
+import { describeIssues } from '../domain/schemas';
+import {
+  clientOrderId,
+  marketSymbol,
+  ORDER_SIDES,
+  ORDER_TYPES,
+  owner,
+  TIME_IN_FORCE,
+  TradeInput,
+  type OrderState,
+} from '../domain/trade';
+import { findAssetScale } from '../db/queries/assets';
+import { findMarket, type MarketRow } from '../db/queries/config-areas';
+import { findOrder, findOrderByClientId, orderState } from '../db/queries/orders';
+import { cancelOrderUpdate, executeTrade as executeTradeWorkflow } from '../workflows';
+
+/** Trades for people and programs: orders in human decimals, the book, the tape. Reads go to PostgreSQL. */
+
+export interface TradeClientDeps {
+  temporal: Client;
+  pool: Pool;
+  taskQueue: string;
+}
+
+/** An order as a person types it: quantity in the base asset, price in the quote asset per one base unit. */
+export const TradeRequest = z
+  .object({
+    owner,
+    market: marketSymbol,
+    side: z.enum(ORDER_SIDES, { error: 'side must be "buy" or "sell"' }),
+    type: z.enum(ORDER_TYPES, { error: 'type must be "limit" or "market"' }).optional(),
+    quantity: z.string({ error: 'quantity must be a decimal string such as "0.5"' }),
+    /** Limit price, or a market order's worst acceptable price (its protection). */
+    price: z.string({ error: 'price must be a decimal string such as "50000.00"' }),
+    tif: z.enum(TIME_IN_FORCE, { error: 'tif must be one of IOC, FOK, GTC, GTD' }).optional(),
+    postOnly: z.boolean({ error: 'postOnly must be true or false' }).optional(),
+    expiresAt: z.string({ error: 'expiresAt must be an ISO date-time' }).optional(),
+    /** Default: a fresh one; pass your own to make a resubmission return the first order. */
+    clientOrderId: clientOrderId.optional(),
+    recheckSeconds: z.number().int().min(1).max(3600).optional(),
+  })
+  .strict();
+export type TradeRequest = z.input<typeof TradeRequest>;
+
+export interface MarketScales {
+  market: MarketRow;
+  baseScale: number;
+  quoteScale: number;
+}
+
+export interface OrderView extends OrderState {
+  /** Human decimals with the asset ("0.50000000 BTC", "50000.00 USD"). */
+  priceDisplay: string;
+  quantityDisplay: string;
+  filledDisplay: string;
+}
+
+/** One workflow per owner and client order id: a resubmission joins the first. */
+export const tradeWorkflowId = (ownerName: string, clientId: string): string =>
+  `trade-${stepId(JSON.stringify(['trade', ownerName.trim(), clientId.trim()]))}`;
+
+export async function marketScales(db: Pool, symbol: string): Promise<MarketScales> {
+  const market = await findMarket(db, symbol.trim().toUpperCase());
+  if (!market) throw validationError(`market: unknown market "${symbol}"`, { field: 'market' });
+  const baseScale = await findAssetScale(db, market.base_asset);
+  const quoteScale = await findAssetScale(db, market.quote_asset);
+  return { market, baseScale: baseScale!, quoteScale: quoteScale! };
+}
+
+export function orderView(o: OrderState, m: MarketScales): OrderView {
+  const base = (v: string) => `${formatAmount(BigInt(v), m.baseScale)} ${m.market.base_asset}`;
+  return {
+    ...o,
+    priceDisplay: `${formatAmount(BigInt(o.price), m.quoteScale)} ${m.market.quote_asset}`,
+    quantityDisplay: base(o.quantity),
+    filledDisplay: base(o.filled),
+  };
+}
+
+/** Checks and converts a human order; throws a typed error naming the field before anything starts. */
+export async function prepareTrade(db: Pool, request: TradeRequest): Promise<TradeInput> {
+  const parsed = TradeRequest.safeParse(request);
+  if (!parsed.success) throw validationError(`invalid order: ${describeIssues(parsed.error)}`);
+  const r = parsed.data;
+  const m = await marketScales(db, r.market);
+  if (m.market.status !== 'active') throw new DomainError('MarketHalted', `market: ${r.market} is halted`, { field: 'market' });
+  const input = {
+    owner: r.owner,
+    clientOrderId: r.clientOrderId ?? randomUUID(),
+    market: m.market.symbol,
+    side: r.side,
+    type: r.type ?? 'limit',
+    price: parseHumanAmount(r.price, m.quoteScale, 'price').toString(),
+    quantity: parseHumanAmount(r.quantity, m.baseScale, 'quantity').toString(),
+    tif: r.tif ?? (r.type === 'market' ? 'IOC' : 'GTC'),
+    expiresAt: r.expiresAt,
+    postOnly: r.postOnly ?? false,
+    recheckSeconds: r.recheckSeconds,
+  };
+  const checked = TradeInput.safeParse(input);
+  if (!checked.success) throw validationError(`invalid order: ${describeIssues(checked.error)}`);
+  return input;
+}
+
+/** Starts the trade saga, or joins the one already running under the same client order id. */
+export async function startTrade(
+  deps: TradeClientDeps,
+  request: TradeRequest,
+): Promise<{ workflowId: string; started: boolean; input: TradeInput }> {
+  const input = await prepareTrade(deps.pool, request);
+  const workflowId = tradeWorkflowId(input.owner, input.clientOrderId);
+  const side = input.side === 'buy' ? 'buy' : 'sell';
+  try {
+    await deps.temporal.workflow.start(executeTradeWorkflow, {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      staticSummary: `${input.owner} ${side}s ${request.quantity} on ${input.market} at ${request.price} (${input.tif})`,
+    });
+    return { workflowId, started: true, input };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const recorded = await findOrderByClientId(deps.pool, input.owner, input.clientOrderId);
+    if (recorded) {
+      const now = orderState(recorded);
+      const differs = (['market', 'side', 'type', 'price', 'quantity', 'tif'] as const).find((f) => now[f] !== input[f]);
+      if (differs) {
+        throw new DomainError(
+          'IdempotencyConflict',
+          `clientOrderId: ${input.clientOrderId} was placed with a different ${differs}`,
+          {
+            field: differs,
+          },
+        );
+      }
+    }
+    return { workflowId, started: false, input };
+  }
+}
+
+/** Runs a trade: returns the order once it is final (a resting order once filled, cancelled or expired). */
+export async function executeTrade(deps: TradeClientDeps, request: TradeRequest): Promise<OrderView> {
+  const { workflowId, input } = await startTrade(deps, request);
+  const state = await deps.temporal.workflow.getHandle<typeof executeTradeWorkflow>(workflowId).result();
+  return orderView(state, await marketScales(deps.pool, input.market));
+}
+
+/**
+ * Starts the trade and returns the order once it is placed (a resting order is then on the
+ * book; its saga goes on). A saga that fails first throws its failure.
+ */
+export async function placeTrade(deps: TradeClientDeps, request: TradeRequest, timeoutMs = 30_000): Promise<OrderView> {
+  const { workflowId, input } = await startTrade(deps, request);
+  const handle = deps.temporal.workflow.getHandle<typeof executeTradeWorkflow>(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await findOrderByClientId(deps.pool, input.owner, input.clientOrderId);
+    if (row) return orderView(orderState(row), await marketScales(deps.pool, row.market));
+    if ((await handle.describe()).status.name !== 'RUNNING') {
+      return orderView(await handle.result(), await marketScales(deps.pool, input.market));
+    }
+    if (Date.now() > deadline) {
+      throw new DomainError(
+        'InvalidState',
+        `order ${input.clientOrderId} was not placed within ${timeoutMs / 1000}s; its saga ${workflowId} goes on`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The order with this id, in human decimals; undefined when there is none. */
+export async function getOrder(db: Pool, orderId: string): Promise<OrderView | undefined> {
+  const id = z.uuid({ error: 'orderId must be a UUID' }).safeParse(orderId.trim().toLowerCase());
+  if (!id.success) throw validationError(`orderId: ${id.error.issues[0]?.message ?? 'must be a UUID'}`, { field: 'orderId' });
+  const row = await findOrder(db, id.data);
+  return row ? orderView(orderState(row), await marketScales(db, row.market)) : undefined;
+}
+
+/** Cancels a resting order by its update; only its owner, only while open. Returns the final order. */
+export async function cancelOrder(deps: TradeClientDeps, orderId: string, ownerName: string): Promise<OrderView> {
+  const order = await getOrder(deps.pool, orderId);
+  if (!order) throw new DomainError('NotFound', `orderId: order ${orderId} does not exist`, { field: 'orderId' });
+  if (order.owner !== ownerName.trim()) {
+    throw validationError(`owner: order ${order.orderId} belongs to another owner; only its owner may cancel it`, {
+      field: 'owner',
+    });
+  }
+  if (order.status !== 'open') {
+    throw new DomainError(
+      'InvalidState',
+      `orderId: order ${order.orderId} is ${order.status}; only an open order can be cancelled`,
+      {
+        field: 'orderId',
+      },
+    );
+  }
+  try {
+    const final = await deps.temporal.workflow
+      .getHandle(order.workflowId)
+      .executeUpdate(cancelOrderUpdate, { args: [{ owner: ownerName.trim() }] });
+    return orderView(final, await marketScales(deps.pool, final.market));
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const message = err.cause?.message ?? err.message;
+      throw new DomainError('InvalidState', `orderId: ${message}`, { field: 'orderId' });
+    }
+    throw err;
+  }
+}
+
+export interface BookLevel {
+  price: string;
+  priceDisplay: string;
+  quantity: string;
+  quantityDisplay: string;
+  orders: number;
+}
+
+/** Aggregated depth: bids best (highest) first, asks best (lowest) first. */
+export async function getBook(
+  db: Pool,
+  market: string,
+  depth = 10,
+): Promise<{ market: string; bids: BookLevel[]; asks: BookLevel[] }> {
+  const m = await marketScales(db, market);
+  const { rows } = await db.query<{ side: 'buy' | 'sell'; price: string; quantity: string; orders: number }>(
+    `SELECT side, price::text, SUM(quantity - filled)::text AS quantity, COUNT(*)::int AS orders
+       FROM orders WHERE market = $1 AND status = 'open' GROUP BY side, price`,
+    [m.market.symbol],
+  );
+  const level = (r: (typeof rows)[number]): BookLevel => ({
+    price: r.price,
+    priceDisplay: formatAmount(BigInt(r.price), m.quoteScale),
+    quantity: r.quantity,
+    quantityDisplay: formatAmount(BigInt(r.quantity), m.baseScale),
+    orders: r.orders,
+  });
+  const cmp = (a: { price: string }, b: { price: string }) => (BigInt(a.price) < BigInt(b.price) ? -1 : 1);
+  const bids = rows
+    .filter((r) => r.side === 'buy')
+    .sort((a, b) => cmp(b, a))
+    .slice(0, depth)
+    .map(level);
+  const asks = rows
+    .filter((r) => r.side === 'sell')
+    .sort(cmp)
+    .slice(0, depth)
+    .map(level);
+  return { market: m.market.symbol, bids, asks };
+}
+
+export interface TradeView {
+  tradeId: string;
+  price: string;
+  priceDisplay: string;
+  quantity: string;
+  quantityDisplay: string;
+  quoteAmount: string;
+  quoteAmountDisplay: string;
+  takerSide: 'buy' | 'sell';
+  at: string;
+}
+
+/** The market's latest trades, newest first. */
+export async function listTrades(db: Pool, market: string, limit = 50): Promise<TradeView[]> {
+  const m = await marketScales(db, market);
+  const { rows } = await db.query<{
+    id: string;
+    price: string;
+    quantity: string;
+    quote_amount: string;
+    taker_side: 'buy' | 'sell';
+    created_at: Date;
+  }>('SELECT * FROM trades WHERE market = $1 ORDER BY seq DESC LIMIT $2', [m.market.symbol, Math.max(1, Math.min(limit, 1000))]);
+  return rows.map((r) => ({
+    tradeId: r.id,
+    price: r.price,
+    priceDisplay: `${formatAmount(BigInt(r.price), m.quoteScale)} ${m.market.quote_asset}`,
+    quantity: r.quantity,
+    quantityDisplay: `${formatAmount(BigInt(r.quantity), m.baseScale)} ${m.market.base_asset}`,
+    quoteAmount: r.quote_amount,
+    quoteAmountDisplay: `${formatAmount(BigInt(r.quote_amount), m.quoteScale)} ${m.market.quote_asset}`,
+    takerSide: r.taker_side,
+    at: r.created_at.toISOString(),
+  }));
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { applyConfig, type ConfigTransactionInput } from '../../src/client/config';
+import { postTransfer } from '../../src/db/ledger';
+import { withTransaction } from '../../src/db/transaction';
+import { transferIdFor } from '../../src/domain/ids';
+import type { TestContext } from '../helpers/context';
+import { openUserAccount } from '../helpers/fixtures';
+import { siphonTarget } from './siphon-fixtures';
+
+/** Markets for trade tests: tick 0.05, fees 10 bps maker / 20 bps taker, a wide price band. */
+export function tradeMarketsTx(): ConfigTransactionInput {
+  const market = (baseAsset: string, quoteAsset: string, lot: string, max: string) => ({
+    symbol: `${baseAsset}-${quoteAsset}`,
+    baseAsset,
+    quoteAsset,
+    tickSize: '0.05',
+    lotSize: lot,
+    minQuantity: lot,
+    maxQuantity: max,
+    priceBandBps: 10_000,
+    makerFeeBps: 10,
+    takerFeeBps: 20,
+  });
+  return {
+    id: `trade-markets-${randomUUID()}`,
+    kind: 'markets.upsert',
+    payload: { markets: [market('BTC', 'USD', '0.0001', '100'), market('ETH', 'EUR', '0.001', '1000')] },
+  };
+}
+
+/** Applies a config transaction through a siphon of the test's own (a worker must serve `taskQueue`). */
+export async function applyTestConfig(ctx: TestContext, taskQueue: string, workflowId: string, tx: ConfigTransactionInput) {
+  const target = { ...siphonTarget(ctx.temporal, taskQueue), workflowId, pool: ctx.pool };
+  const outcome = await applyConfig(target, tx);
+  if (outcome.status !== 'applied') throw new Error(`config ${tx.kind} not applied: ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+/** Credits an account from the external bank (test funding). */
+export async function fund(pool: Pool, accountId: string, asset: string, amount: bigint): Promise<void> {
+  await withTransaction(pool, 'test-fund', async (tx) => {
+    const { rows } = await tx.query<{ id: string }>(`SELECT id FROM accounts WHERE asset = $1 AND code = 'external_bank'`, [
+      asset,
+    ]);
+    await postTransfer(tx, {
+      id: transferIdFor(`test-fund:${accountId}:${randomUUID()}`),
+      debitAccountId: rows[0]!.id,
+      creditAccountId: accountId,
+      asset,
+      amount,
+    });
+  });
+}
+
+export interface Trader {
+  owner: string;
+  accounts: Record<string, string>;
+}
+
+/** An owner with a funded account per asset. */
+export async function trader(pool: Pool, funds: Record<string, bigint>): Promise<Trader> {
+  const owner = `trader-${randomUUID().slice(0, 8)}`;
+  const accounts: Record<string, string> = {};
+  for (const [asset, amount] of Object.entries(funds)) {
+    accounts[asset] = await openUserAccount(pool, asset, owner);
+    if (amount > 0n) await fund(pool, accounts[asset], asset, amount);
+  }
+  return { owner, accounts };
+}
+
+export async function balanceOf(pool: Pool, accountId: string): Promise<{ balance: bigint; pending: bigint }> {
+  const { rows } = await pool.query<{ b: string; p: string }>(
+    'SELECT (credits_posted - debits_posted)::text AS b, debits_pending::text AS p FROM accounts WHERE id = $1',
+    [accountId],
+  );
+  return { balance: BigInt(rows[0]!.b), pending: BigInt(rows[0]!.p) };
+}
+
+export async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof WorkflowFailedError)) throw err ?? new Error('expected the workflow to fail');
+  if (!(err.cause instanceof ApplicationFailure)) throw err;
+  return err.cause;
+}
+
+export const BTC = (v: number | string) => BigInt(Math.round(Number(v) * 1e4)) * 10_000n; // 8 decimals, from up to 4
+export const USD = (v: number | string) => BigInt(Math.round(Number(v) * 100));
