@@ -2,6 +2,7 @@ import type { ActivityDeps } from './deps';
 import { createConfigActivities } from './config';
 import { createDepositActivities } from './deposit';
 import { createLedgerActivities } from './ledger';
+import { createWithdrawalActivities } from './withdrawal';
 
 export type { ActivityDeps } from './deps';
 
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLedgerActivities(deps),
     ...createDepositActivities(deps),
     ...createConfigActivities(deps),
+    ...createWithdrawalActivities(deps),
   };
 }
 

@@ -2,3 +2,4 @@ export { depositFiat, approveDepositSignal, rejectDepositSignal } from './deposi
 export { openAccount } from './open-account';
 export { sagaStatusQuery, retryCompensationSignal } from './saga';
 export * from './config-siphon';
+export { withdrawCrypto, cancelWithdrawalUpdate, withdrawalProgressQuery } from './withdrawal';
