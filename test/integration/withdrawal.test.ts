@@ -105,7 +105,7 @@ describe('crypto withdrawal saga', () => {
     const done = outcomes.filter((o) => o.status === 'fulfilled');
     const refused = outcomes
       .filter((o) => o.status === 'rejected')
-      .map((o) => (o).reason as { cause?: { type?: string; message?: string } });
+      .map((o) => o.reason as { cause?: { type?: string; message?: string } });
     expect(done).toHaveLength(2);
     expect(refused).toHaveLength(1);
     expect(refused[0]?.cause?.type).toBe('ValidationError');
