@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS sim_txs (
   slow_factor   int NOT NULL DEFAULT 1,
   reorg_at      int,
   reorgs        int NOT NULL DEFAULT 0,
+  remine_at     bigint,
   broadcasts    int NOT NULL DEFAULT 1,
   created_at    timestamptz NOT NULL DEFAULT now()
 );
@@ -37,6 +38,9 @@ CREATE TABLE IF NOT EXISTS sim_faults (
   depth     int
 );`;
 
+/** How many blocks an orphaned transaction waits in the mempool before it is mined again. */
+const ORPHANED_BLOCKS = 4;
+
 export const FAULT_KINDS = ['reject', 'timeout', 'drop', 'slow', 'reorg', 'error'] as const;
 
 export const FaultRequest = z
@@ -48,7 +52,7 @@ export const FaultRequest = z
     calls: z.number().int().min(1).optional(),
     /** timeout: how long the answer is held back (the broadcast is recorded first). */
     delayMs: z.number().int().min(0).max(600_000).optional(),
-    /** slow: blocks per confirmation. */
+    /** slow (and reorg): blocks per confirmation. */
     factor: z.number().int().min(2).max(1000).optional(),
     /** reorg: at this many confirmations the block is orphaned once and the transaction goes back to the mempool. */
     depth: z.number().int().min(1).max(1000).optional(),
@@ -141,12 +145,15 @@ export async function mineBlock(pool: Pool): Promise<number> {
   return inTx(pool, async (c) => {
     const { rows } = await c.query<{ height: string }>('UPDATE sim_chain SET height = height + 1 WHERE id = 1 RETURNING height');
     const height = Number(rows[0]?.height);
-    // The mempool goes in first; then a block reaching a pending reorg's depth is orphaned, and its
-    // transaction waits in the mempool for the next block (its confirmations fall back to 0).
-    await c.query(`UPDATE sim_txs SET state = 'mined', mined_height = $1 WHERE state = 'mempool'`, [height]);
+    // A block whose transaction had reached a pending reorg's depth is orphaned (its confirmations
+    // fall back to 0) and the transaction waits in the mempool a few blocks; then the mempool goes in.
     await c.query(
-      `UPDATE sim_txs SET state = 'mempool', mined_height = NULL, reorg_at = NULL, reorgs = reorgs + 1
-        WHERE state = 'mined' AND reorg_at IS NOT NULL AND ($1 - mined_height + 1) / slow_factor >= reorg_at`,
+      `UPDATE sim_txs SET state = 'mempool', mined_height = NULL, reorg_at = NULL, reorgs = reorgs + 1, remine_at = $1 + $2
+        WHERE state = 'mined' AND reorg_at IS NOT NULL AND ($1 - mined_height) / slow_factor >= reorg_at`,
+      [height, ORPHANED_BLOCKS],
+    );
+    await c.query(
+      `UPDATE sim_txs SET state = 'mined', mined_height = $1 WHERE state = 'mempool' AND (remine_at IS NULL OR remine_at <= $1)`,
       [height],
     );
     return height;
@@ -214,7 +221,7 @@ export async function startChainSimulator(o: ChainSimulatorOptions): Promise<Cha
               b.address,
               b.amount,
               state,
-              fault?.kind === 'slow' ? (fault.factor ?? 5) : 1,
+              fault?.kind === 'slow' || fault?.kind === 'reorg' ? (fault.factor ?? (fault.kind === 'slow' ? 5 : 1)) : 1,
               fault?.kind === 'reorg' ? (fault.depth ?? 1) : null,
             ],
           )
