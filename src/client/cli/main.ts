@@ -8,6 +8,7 @@ import { toCliError } from './errors';
 import { registerMigrateCommand } from './migrate';
 import { EXIT, badInput, printError } from './printer';
 import { registerSagaCommands } from './saga';
+import { registerWithdrawalCommands } from './withdrawal';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerSagaCommands(program);
   registerConfigCommands(program);
   registerMigrateCommand(program);
+  registerWithdrawalCommands(program);
   return program;
 }
 
