@@ -17,6 +17,7 @@ import { describeFailure, exitCodeOf } from './infra/stack-error';
 import { createLogger } from './logger';
 import { installRuntime } from './temporal/runtime';
 import { createWorker } from './worker-factory';
+import { runWithdrawalDemo } from './demo-withdrawal';
 
 /**
  * `npm run demo`: the embedded stack (Temporal dev server + PostgreSQL), a worker,
@@ -177,6 +178,16 @@ async function main(): Promise<void> {
         `4. same bank reference again            -> ${again.status}, deposit ${again.depositId === ordinary.depositId ? 'is the first one' : 'DIFFERS'}; credited once`,
       );
 
+      await runWithdrawalDemo({
+        temporal,
+        connection: stack.nativeConnection,
+        namespace: stack.namespace,
+        taskQueue,
+        pool: db,
+        databaseUrl: stack.databaseUrl,
+        logger,
+        say,
+      });
       say('');
       for (const [name, acct] of [
         ['alice', alice],
