@@ -34,7 +34,13 @@ export interface WithdrawalDemoDeps {
 async function startSimulator(databaseUrl: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const simDb = await ensureDatabase(databaseUrl, 'chainsim');
   const child = spawn(process.execPath, [require.resolve('./chain/sim-process')], {
-    env: { ...process.env, CHAIN_SIM_DATABASE_URL: simDb, CHAIN_SIM_PORT: '0', CHAIN_SIM_BLOCK_MS: '300' },
+    env: {
+      ...process.env,
+      CHAIN_SIM_DATABASE_URL: simDb,
+      CHAIN_SIM_PORT: '0',
+      CHAIN_SIM_EXIT_WITH_PARENT: '1',
+      CHAIN_SIM_BLOCK_MS: '300',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -26,6 +26,11 @@ export async function runSimulatorProcess(o: SimProcessOptions): Promise<void> {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // Started by the demo or a test: never outlive it (a kill -9 of the parent included).
+    if (process.env.CHAIN_SIM_EXIT_WITH_PARENT === '1') {
+      const parent = process.ppid;
+      setInterval(() => process.ppid !== parent && stop(), 1_000).unref();
+    }
   });
   await sim.close();
 }

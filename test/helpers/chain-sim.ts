@@ -39,6 +39,7 @@ export class ChainSimProcess {
         PATH: process.env.PATH,
         CHAIN_SIM_DATABASE_URL: this.databaseUrl,
         CHAIN_SIM_PORT: String(this.port),
+        CHAIN_SIM_EXIT_WITH_PARENT: '1',
         CHAIN_SIM_BLOCK_MS: String(this.blockMs),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
