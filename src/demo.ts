@@ -18,6 +18,7 @@ import { createLogger } from './logger';
 import { installRuntime } from './temporal/runtime';
 import { createWorker } from './worker-factory';
 import { demoTrades } from './demo-trade';
+import { runWithdrawalDemo } from './demo-withdrawal';
 
 /**
  * `npm run demo`: the embedded stack (Temporal dev server + PostgreSQL), a worker,
@@ -179,6 +180,16 @@ async function main(): Promise<void> {
       );
 
       await demoTrades(txmgr, say, run);
+      await runWithdrawalDemo({
+        temporal,
+        connection: stack.nativeConnection,
+        namespace: stack.namespace,
+        taskQueue,
+        pool: db,
+        databaseUrl: stack.databaseUrl,
+        logger,
+        say,
+      });
       say('');
       for (const [name, acct] of [
         ['alice', alice],

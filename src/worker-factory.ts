@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
+import type { ChainGateway } from './chain/gateway';
 import type { Logger } from './logger';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
@@ -17,6 +18,9 @@ export interface WorkerOptions {
   shutdownGraceMs?: number;
   /** A prebuilt bundle (tests bundle once per file); otherwise bundled from src. */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** The chain gateway for crypto withdrawals, and the key that seals one-time codes (default TXMGR_TOTP_KEY). */
+  chain?: ChainGateway;
+  totpKey?: Buffer;
   /** Extra activities (tests only: fakes of systems outside txmgr). */
   extraActivities?: Record<string, (...args: never[]) => unknown>;
 }
@@ -44,7 +48,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     taskQueue: o.taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: {
-      ...createActivities({ pool: o.pool, custodyPool: o.custodyPool, logger: o.logger }),
+      ...createActivities({ pool: o.pool, custodyPool: o.custodyPool, logger: o.logger, chain: o.chain, totpKey: o.totpKey }),
       ...(o.extraActivities ?? {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 16,

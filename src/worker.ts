@@ -7,6 +7,7 @@ import { connectCheckedTemporal } from './temporal/cluster-checks';
 import { installRuntime } from './temporal/runtime';
 import { createWorker } from './worker-factory';
 import { startCustodyAndRecovery } from './worker-txcore';
+import { chainGatewayFromEnv } from './chain/from-env';
 
 /**
  * The worker process: reads the environment (failing fast on anything missing), checks
@@ -59,6 +60,7 @@ async function serve(
     logger,
     maxConcurrentActivities: config.maxConcurrentActivities,
     shutdownGraceMs: config.shutdownGraceMs,
+    chain: chainGatewayFromEnv(),
   });
   // Worker.run() already drains on SIGINT/SIGTERM (shutdownSignals); log the reason.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

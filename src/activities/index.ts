@@ -4,6 +4,7 @@ import { createDepositActivities } from './deposit';
 import { createLedgerActivities } from './ledger';
 import { createTransactionActivities } from './transaction';
 import { createTradeActivities } from './trade';
+import { createWithdrawalActivities } from './withdrawal';
 
 export type { ActivityDeps } from './deps';
 
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createConfigActivities(deps),
     ...createTransactionActivities(deps),
     ...createTradeActivities(deps),
+    ...createWithdrawalActivities(deps),
   };
 }
 

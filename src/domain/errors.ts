@@ -14,6 +14,10 @@ export const DOMAIN_ERROR_TYPES = [
   'MarketHalted',
   'ConfigRejected',
   'InvalidState',
+  // Crypto withdrawals: a security check said no; the chain refused or dropped the transaction.
+  'SecurityRejected',
+  'ChainRejected',
+  'ChainDropped',
 ] as const;
 
 export type DomainErrorType = (typeof DOMAIN_ERROR_TYPES)[number];

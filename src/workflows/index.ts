@@ -5,3 +5,4 @@ export * from './config-siphon';
 export { executeTransaction, transactionStatusQuery } from './transaction';
 export { recoverInDoubt } from './in-doubt-recovery';
 export * from './trade';
+export { withdrawCrypto, cancelWithdrawalUpdate, withdrawalProgressQuery } from './withdrawal';

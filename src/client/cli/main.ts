@@ -14,6 +14,7 @@ import { registerSagaCommands } from './saga';
 import { registerSagasCommands } from './sagas';
 import { registerTxCommands } from './tx';
 import { registerTradeCommands } from './trade';
+import { registerWithdrawalCommands } from './withdrawal';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
   registerTxCommands(program);
   registerRecoveryCommands(program);
   registerChangesCommand(program);
+  registerWithdrawalCommands(program);
   return program;
 }
 
