@@ -2,12 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from './account';
+import { registerApiKeyCommands } from './apikey';
 import { registerConfigCommands } from './config';
 import { registerDepositCommands } from './deposit';
 import { toCliError } from './errors';
+import { registerMetricsCommand } from './metrics';
 import { registerMigrateCommand } from './migrate';
 import { EXIT, badInput, printError } from './printer';
 import { registerSagaCommands } from './saga';
+import { registerServeCommand } from './serve';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -48,6 +51,9 @@ export function buildProgram(): Command {
   registerDepositCommands(program);
   registerSagaCommands(program);
   registerConfigCommands(program);
+  registerMetricsCommand(program);
+  registerApiKeyCommands(program);
+  registerServeCommand(program);
   registerMigrateCommand(program);
   return program;
 }
