@@ -5,7 +5,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 /** Prometheus text at the server's own /metrics: requests by route and status, and their latency. */
 export function registerPrometheus(app: FastifyInstance): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'txmgr_api_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'txmgr_api_' });
   const requests = new Counter({
     name: 'txmgr_api_requests_total',
     help: 'HTTP requests answered, by method, route and status',

@@ -39,11 +39,11 @@ export interface ApiServerOptions {
  * document at /openapi.json (browsable at /docs) and Prometheus text at /metrics.
  */
 export async function buildApiServer(o: ApiServerOptions): Promise<ApiApp> {
-  const logger = o.logger.child({ component: 'api' });
+  // Request lines stay out of the log (info); failures (error) go in.
+  const logger = o.logger.child({ component: 'api' }, { level: 'warn' });
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
-    disableRequestLogging: true,
     bodyLimit: o.config.bodyLimitBytes,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

@@ -44,7 +44,7 @@ export function recoveryRoutes(app: ApiApp, deps: ApiDeps): void {
       config: { scope: 'operate' },
       schema: {
         summary: 'retry the compensations of sagas in COMPENSATION_FAILED and resolve in-doubt prepared transactions',
-        body: z.object({}).strict().optional(),
+        body: z.object({}).strict().nullish(),
         response: { 200: TriggerResult, 403: ErrorBodySchema },
       },
     },
