@@ -53,7 +53,14 @@ export async function buildApiServer(o: ApiServerOptions): Promise<ApiApp> {
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text/plain body is refused with 415 instead of reaching a schema as a string.
-  app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const e = toApiError(err, String(request.id));
@@ -124,6 +131,24 @@ export async function buildApiServer(o: ApiServerOptions): Promise<ApiApp> {
   );
   await app.ready();
   return app;
+}
+
+/** JSON.parse, refusing `__proto__` and `constructor` keys anywhere (422 naming the key) and any syntax error (400). */
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0)
+    throw new ApiError(400, 'MalformedJson', 'the body is empty but its content-type is application/json', null);
+  let refused: string | undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text, (key, v: unknown) => {
+      if (key === '__proto__' || key === 'constructor') refused ??= key;
+      return v;
+    });
+  } catch {
+    throw new ApiError(400, 'MalformedJson', 'the body is not valid JSON', null);
+  }
+  if (refused) throw new ApiError(422, 'ValidationError', `the body must not hold a "${refused}" key`, refused);
+  return value;
 }
 
 /** Builds and listens; the returned app's address is where it serves. */
