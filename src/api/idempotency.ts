@@ -11,6 +11,8 @@ import {
 import { ApiError } from './errors';
 
 const IN_FLIGHT_WAIT_MS = 10_000;
+/** Longer than any request may take (the longest wait is 300 s): a claim this old was abandoned. */
+const ABANDONED_AFTER_SECONDS = 600;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -65,6 +67,11 @@ export function registerIdempotency(app: FastifyInstance, pool: Pool, logger: Lo
           .header('content-type', 'application/json; charset=utf-8')
           .header('idempotent-replayed', 'true')
           .send(first.response_body);
+      }
+      if (first.age_seconds > ABANDONED_AFTER_SECONDS) {
+        // The process that claimed it died before answering: free the claim, then claim it anew.
+        await releaseIdempotency(pool, principal.keyId, key);
+        continue;
       }
       if (Date.now() > deadline) {
         throw new ApiError(

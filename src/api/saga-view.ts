@@ -67,10 +67,29 @@ export interface SagaStatusView {
   outcome: Outcome | null;
 }
 
+const CLOSED_CACHE_SIZE = 1000;
+
+/**
+ * A closed run's view never changes: kept by workflow and run id (the newest 1000), so polling a
+ * finished saga costs one describe, not a worker replaying its history for the query.
+ */
+export class ClosedSagaViews {
+  private readonly views = new Map<string, SagaStatusView>();
+  get(workflowId: string, runId: string): SagaStatusView | undefined {
+    return this.views.get(`${workflowId}/${runId}`);
+  }
+  set(workflowId: string, runId: string, view: SagaStatusView): void {
+    this.views.set(`${workflowId}/${runId}`, view);
+    if (this.views.size > CLOSED_CACHE_SIZE) this.views.delete(this.views.keys().next().value as string);
+  }
+}
+
 /** GET /status/{id}: describe, the saga's query, and the outcome once closed. */
-export async function sagaStatusView(temporal: Client, workflowId: string): Promise<SagaStatusView> {
+export async function sagaStatusView(temporal: Client, workflowId: string, closed?: ClosedSagaViews): Promise<SagaStatusView> {
   const handle = temporal.workflow.getHandle(workflowId);
   const d = await handle.describe();
+  const known = closed?.get(workflowId, d.runId);
+  if (known) return known;
   const saga = await temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(sagaStatusQuery)).catch(() => null);
   let outcome: Outcome | null = null;
   if (d.status.name !== 'RUNNING' && d.status.name !== 'CONTINUED_AS_NEW') {
@@ -79,7 +98,7 @@ export async function sagaStatusView(temporal: Client, workflowId: string): Prom
       (err: unknown) => outcomeOf(err),
     );
   }
-  return {
+  const view: SagaStatusView = {
     workflowId,
     workflowType: d.type,
     status: d.status.name,
@@ -89,4 +108,6 @@ export async function sagaStatusView(temporal: Client, workflowId: string): Prom
     saga,
     outcome,
   };
+  if (outcome && saga) closed?.set(workflowId, d.runId, view);
+  return view;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type ApiApp, type ApiDeps } from '../context';
-import { sagaStatusView } from '../saga-view';
+import { ClosedSagaViews, sagaStatusView } from '../saga-view';
 import { ErrorBodySchema, Outcome, StatusParams } from '../schemas';
 
 const SagaStateSchema = z
@@ -31,6 +31,7 @@ export const StatusResponse = z.object({
 
 /** GET /status/{id}: a saga's state, steps, compensations and outcome. */
 export function statusRoutes(app: ApiApp, deps: ApiDeps): void {
+  const closed = new ClosedSagaViews();
   app.get(
     '/status/:id',
     {
@@ -41,6 +42,6 @@ export function statusRoutes(app: ApiApp, deps: ApiDeps): void {
         response: { 200: StatusResponse, 404: ErrorBodySchema, 422: ErrorBodySchema },
       },
     },
-    async (request) => sagaStatusView(deps.client.temporal, request.params.id),
+    async (request) => sagaStatusView(deps.client.temporal, request.params.id, closed),
   );
 }

@@ -8,6 +8,7 @@ export interface IdempotencyRow {
   request_hash: Buffer;
   status_code: number | null;
   response_body: string | null;
+  age_seconds: number;
 }
 
 /** Claims the key for this request; undefined when it was claimed already (then read it with findIdempotency). */
@@ -25,7 +26,8 @@ export async function claimIdempotencyKey(
 
 export async function findIdempotency(pool: Pool, apiKeyId: string, key: string): Promise<IdempotencyRow | undefined> {
   const { rows } = await pool.query<IdempotencyRow>(
-    `SELECT request_method, request_path, request_hash, status_code, response_body
+    `SELECT request_method, request_path, request_hash, status_code, response_body,
+            extract(epoch FROM now() - created_at)::float8 AS age_seconds
        FROM api_idempotency WHERE api_key_id = $1 AND idempotency_key = $2`,
     [apiKeyId, key],
   );
