@@ -133,6 +133,21 @@ describe('HTTP API security and bad input', () => {
     await ctx.temporal.workflow.getHandle(first.body.workflowId).terminate('test cleanup');
   });
 
+  test('CORS is off unless origins are configured', async () => {
+    const preflight = (base: string) =>
+      fetch(`${base}/api/v1/transactions/metrics`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://ops.example', 'access-control-request-method': 'GET' },
+      });
+    expect((await preflight(api.url)).headers.get('access-control-allow-origin')).toBeNull();
+    const open = await startTestApi(ctx, ctx.taskQueue(), { corsOrigins: ['https://ops.example'] });
+    try {
+      expect((await preflight(open.url)).headers.get('access-control-allow-origin')).toBe('https://ops.example');
+    } finally {
+      await open.close();
+    }
+  });
+
   test('more requests than the per-key limit are 429, for that key only', async () => {
     const limited = await startTestApi(ctx, ctx.taskQueue(), { rateLimitPerMinute: 3 });
     try {

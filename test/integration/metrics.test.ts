@@ -82,7 +82,7 @@ describe('transaction metrics', () => {
     expect(relaxed.firing).toBe(0);
   });
 
-  test('txmgr metrics prints the table and --json; txmgr apikey create, list and revoke', async () => {
+  test('txmgr metrics prints the table and --json', async () => {
     await insertRows('metricsCli', [1, 2, 3, 4]);
     const env = stackEnv(ctx.databaseUrl, 'tq-unused');
     const table = await txmgr(['metrics', '--since', '1h', '--operation', 'metricsCli'], env);
@@ -94,19 +94,5 @@ describe('transaction metrics', () => {
     const bad = await txmgr(['metrics', '--since', 'soon'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^ValidationError: .*since/);
-
-    const created = await txmgr(['--json', 'apikey', 'create', '--name', 'ci', '--scopes', 'read,execute'], env);
-    expect(created.code).toBe(0);
-    const key = JSON.parse(created.stdout) as { id: string; key: string; scopes: string[] };
-    expect(key.key).toMatch(/^txk_[0-9a-f]{32}_/);
-    expect(key.scopes).toEqual(['read', 'execute']);
-    const list = await txmgr(['apikey', 'list'], env);
-    expect(list.stdout).toContain(key.id);
-    expect(list.stdout).not.toContain(key.key);
-    expect((await txmgr(['apikey', 'revoke', key.id], env)).stdout).toContain('revoked');
-    const { rows } = await ctx.pool.query('SELECT revoked_at FROM api_keys WHERE id = $1', [key.id]);
-    expect(rows[0].revoked_at).toBeInstanceOf(Date);
-    const badScope = await txmgr(['apikey', 'create', '--name', 'x', '--scopes', 'root'], env);
-    expect(badScope.code).toBe(2);
   });
 });
