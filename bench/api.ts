@@ -219,6 +219,7 @@ function writeReport(rows: Row[], violations: string[], sagasNote: string): void
     '',
     `Machine: ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}.`,
     'Stack: embedded Temporal dev server and PostgreSQL, one worker, the API server and the load generator, all on this machine.',
+    `Load average at the end of the run: ${os.loadavg()[0]!.toFixed(1)} (a shared machine: compare the ratios, not the absolute figures).`,
     '',
     '| run | requests | req/s | p50 ms | p99 ms | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
