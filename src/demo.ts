@@ -19,6 +19,7 @@ import { installRuntime } from './temporal/runtime';
 import { createWorker } from './worker-factory';
 import { demoTrades } from './demo-trade';
 import { runWithdrawalDemo } from './demo-withdrawal';
+import { demoApi } from './demo-api';
 
 /**
  * `npm run demo`: the embedded stack (Temporal dev server + PostgreSQL), a worker,
@@ -211,6 +212,7 @@ async function main(): Promise<void> {
       if (opts.keep) {
         say('--keep: everything stays up; press Ctrl-C to stop it. For the txmgr CLI in another terminal:');
         say(`  ${exports}`);
+        await demoApi({ txmgr, logger, accountId: alice.accountId, say });
         await new Promise<never>(() => undefined); // until a signal; onSignal stops everything and exits
       }
     });

@@ -51,7 +51,10 @@ export async function withTransaction<T>(
     };
     client.on('error', onConnectionError);
     try {
-      await client.query(`BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`);
+      // Same round trip: the session names the operation while the transaction runs (pg_stat_activity, GET /locks).
+      await client.query(
+        `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}; SET LOCAL application_name = '${sessionName(operation)}'`,
+      );
       result = await fn(client);
       await client.query('COMMIT');
       committed = true;
@@ -87,6 +90,11 @@ export async function withTransaction<T>(
     throw failure ? dbFailure(thrown) : thrown;
   }
 }
+
+/** `txmgr-op:<operation>`, cut to PostgreSQL's 63 bytes, only characters that need no quoting. */
+export const OPERATION_SESSION_PREFIX = 'txmgr-op:';
+const sessionName = (operation: string): string =>
+  `${OPERATION_SESSION_PREFIX}${operation.replace(/[^A-Za-z0-9_.:-]/g, '_')}`.slice(0, 63);
 
 function errorText(err: unknown): string {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);

@@ -4,9 +4,11 @@ import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from './account';
 import { registerCheckCommand } from './check';
 import { registerChangesCommand } from './changes';
+import { registerApiKeyCommands } from './apikey';
 import { registerConfigCommands } from './config';
 import { registerDepositCommands } from './deposit';
 import { toCliError } from './errors';
+import { registerMetricsCommand } from './metrics';
 import { registerMigrateCommand } from './migrate';
 import { EXIT, badInput, printError } from './printer';
 import { registerRecoveryCommands } from './recovery';
@@ -15,6 +17,7 @@ import { registerSagasCommands } from './sagas';
 import { registerTxCommands } from './tx';
 import { registerTradeCommands } from './trade';
 import { registerWithdrawalCommands } from './withdrawal';
+import { registerServeCommand } from './serve';
 
 const PACKAGE_JSON = path.resolve(__dirname, '..', '..', '..', 'package.json');
 
@@ -57,6 +60,9 @@ export function buildProgram(): Command {
   registerSagasCommands(program);
   registerConfigCommands(program);
   registerTradeCommands(program);
+  registerMetricsCommand(program);
+  registerApiKeyCommands(program);
+  registerServeCommand(program);
   registerMigrateCommand(program);
   registerCheckCommand(program);
   registerTxCommands(program);

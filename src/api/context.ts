@@ -1,0 +1,29 @@
+import type { FastifyInstance, RawServerDefault } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { TxmgrClient } from '../client';
+import type { Logger } from '../logger';
+import type { ApiConfig } from './config';
+import type { ApiExtensions } from './extensions';
+import type { WorkflowType, WorkflowTypeName } from './registry';
+
+/** What every route module gets: the typed client, settings, and what this build plugs in. */
+export interface ApiDeps {
+  client: TxmgrClient;
+  config: ApiConfig;
+  logger: Logger;
+  workflowTypes: Partial<Record<WorkflowTypeName, WorkflowType>>;
+  extensions: ApiExtensions;
+}
+
+export type ApiApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+
+/** The bounded wait a request asked for, in seconds; undefined for no wait. */
+export function waitSeconds(config: ApiConfig, q: { wait?: 'true' | 'false'; waitSeconds?: number }): number | undefined {
+  if (q.wait !== 'true') return undefined;
+  return Math.min(q.waitSeconds ?? config.maxWaitSeconds, config.maxWaitSeconds);
+}
+
+export const API_PREFIX = '/api/v1/transactions';
+export const statusUrl = (workflowId: string) => `${API_PREFIX}/status/${encodeURIComponent(workflowId)}`;
