@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps';
+import { createCampaignActivities } from './campaign';
 import { createConfigActivities } from './config';
 import { createDepositActivities } from './deposit';
 import { createLedgerActivities } from './ledger';
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLedgerActivities(deps),
     ...createDepositActivities(deps),
     ...createConfigActivities(deps),
+    ...createCampaignActivities(deps),
   };
 }
 

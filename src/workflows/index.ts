@@ -2,3 +2,5 @@ export { depositFiat, approveDepositSignal, rejectDepositSignal } from './deposi
 export { openAccount } from './open-account';
 export { sagaStatusQuery, retryCompensationSignal } from './saga';
 export * from './config-siphon';
+export * from './campaign-messages';
+export { createCampaign } from './campaign';
