@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import {
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowIdReusePolicy,
@@ -128,8 +129,12 @@ export async function createCampaign(c: CampaignClient, request: CampaignRequest
   const { workflowId } = await startCampaign(c, request);
   const handle = c.temporal.workflow.getHandle<typeof createCampaignWorkflow>(workflowId);
   try {
-    return await handle.executeUpdate(campaignSetupUpdate);
+    const setup = await handle.executeUpdate(campaignSetupUpdate);
+    // A setup that failed and was undone: the saga's own failure (its cause) is the answer.
+    if (setup.outcome === 'compensated') await handle.result();
+    return setup;
   } catch (err) {
+    if (err instanceof WorkflowFailedError) throw err;
     // The saga ended before answering (its setup failed and was undone): its result says why.
     const ended = await handle.describe().then(
       (d) => d.status.name !== 'RUNNING',
