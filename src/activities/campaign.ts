@@ -29,8 +29,6 @@ import { transactional } from './boundary';
 import { createCampaignRewardActivities } from './campaign-rewards';
 import type { ActivityDeps } from './deps';
 
-const DAY_MS = 86_400_000;
-
 /** The campaign, locked; a missing one (never recorded, or undone) fails the late attempt, which then writes nothing. */
 async function lockLiveCampaign(tx: PoolClient, campaignId: string, step: string): Promise<CampaignRow> {
   await lockCampaignId(tx, campaignId);
@@ -107,9 +105,11 @@ export async function planCampaign(tx: PoolClient, raw: unknown, now: Date): Pro
     );
   }
   const startsAt = input.startsAt ? new Date(input.startsAt) : new Date(now.getTime() + config.activation_delay_seconds * 1000);
-  const endsAt = input.endsAt ? new Date(input.endsAt) : new Date(startsAt.getTime() + config.default_duration_days * DAY_MS);
-  if (endsAt <= startsAt) throw validationError('endsAt: the schedule ends before it starts', { field: 'endsAt' });
+  const endsAt = input.endsAt
+    ? new Date(input.endsAt)
+    : new Date(startsAt.getTime() + (input.durationSeconds ?? config.default_duration_days * 86_400) * 1000);
   if (endsAt <= now) throw validationError(`endsAt: ${endsAt.toISOString()} is in the past`, { field: 'endsAt' });
+  if (endsAt <= startsAt) throw validationError('endsAt: the schedule ends before it starts', { field: 'endsAt' });
   return {
     campaignId: input.campaignId,
     ownerAccountId: owner.id,

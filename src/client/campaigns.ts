@@ -56,6 +56,7 @@ export const CampaignRequest = z
     maxPerUser: humanAmount.optional(),
     startsAt: time.optional(),
     endsAt: time.optional(),
+    durationSeconds: z.number().optional(),
   })
   .strict();
 export type CampaignRequest = z.input<typeof CampaignRequest>;
@@ -95,6 +96,7 @@ export async function prepareCampaign(
     maxPerUser: minor(r.maxPerUser, 'maxPerUser'),
     startsAt: iso(r.startsAt),
     endsAt: iso(r.endsAt),
+    durationSeconds: r.durationSeconds,
   };
   const db = await c.pool.connect();
   try {

@@ -39,6 +39,13 @@ export const CampaignInput = z
     maxPerUser: minorUnits.optional(),
     startsAt: isoTime('startsAt').optional(),
     endsAt: isoTime('endsAt').optional(),
+    /** How long the campaign runs from its start, instead of an end time. */
+    durationSeconds: z
+      .number({ error: 'durationSeconds must be a whole number of seconds' })
+      .int('durationSeconds must be a whole number of seconds')
+      .min(1, 'durationSeconds must be at least 1')
+      .max(10 * 365 * 86_400, 'durationSeconds must be at most ten years')
+      .optional(),
     deadlineSeconds: z
       .number()
       .int()
@@ -46,7 +53,11 @@ export const CampaignInput = z
       .max(30 * 86_400)
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.endsAt === undefined || c.durationSeconds === undefined, {
+    message: 'give endsAt or durationSeconds, not both',
+    path: ['durationSeconds'],
+  });
 export type CampaignInput = z.input<typeof CampaignInput>;
 
 /** What validation settled: every field resolved, times as ISO strings. */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from './account';
+import { registerCampaignCommands } from './campaign';
 import { registerConfigCommands } from './config';
 import { registerDepositCommands } from './deposit';
 import { toCliError } from './errors';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   program.configureOutput({ outputError: () => undefined });
   registerAccountCommands(program);
   registerDepositCommands(program);
+  registerCampaignCommands(program);
   registerSagaCommands(program);
   registerConfigCommands(program);
   registerMigrateCommand(program);
