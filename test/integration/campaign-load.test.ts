@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createCampaign, startCampaign, type CampaignRequest } from '../../src/client/campaigns';
+import { createCampaign, type CampaignRequest } from '../../src/client/campaigns';
 import { checkCampaignInvariants } from '../../src/db/invariants-campaign';
 import type { CampaignProgress } from '../../src/domain/campaign';
 import type { createCampaign as campaignWorkflow } from '../../src/workflows';
@@ -10,6 +10,9 @@ import { count } from '../helpers/fixtures';
 const ctx = useTestContext();
 beforeAll(() => setCampaignDefaults(ctx.pool));
 afterEach(async () => expect(await checkCampaignInvariants(ctx.pool)).toEqual([]));
+
+// The issue's figure; TXMGR_TEST_BULK_CAMPAIGNS lowers it on a machine too busy for it.
+const BULK = Number(process.env.TXMGR_TEST_BULK_CAMPAIGNS ?? 1000);
 
 const SAGA_OPERATIONS = [
   'activateCampaign',
@@ -84,7 +87,7 @@ describe('campaigns under concurrency', () => {
     const tq = ctx.taskQueue();
     const client = ctx.client(tq);
     const owners = await Promise.all(Array.from({ length: 50 }, () => fundedAccount(ctx.pool, 10_000_000n)));
-    const requests: CampaignRequest[] = Array.from({ length: 1000 }, (_, i) => ({
+    const requests: CampaignRequest[] = Array.from({ length: BULK }, (_, i) => ({
       ownerAccountId: owners[i % owners.length] as string,
       name: `bulk-${i}`,
       budget: '1.00',
@@ -93,16 +96,17 @@ describe('campaigns under concurrency', () => {
     const results = await ctx.withWorker(
       tq,
       async () => {
+        // In chunks of 100, each set up (active) before the next: bounded work in flight, no workflow task timeouts.
         const started: string[] = [];
         for (let i = 0; i < requests.length; i += 100) {
-          const chunk = await Promise.all(requests.slice(i, i + 100).map((r) => startCampaign(client, r)));
+          const chunk = await Promise.all(requests.slice(i, i + 100).map((r) => createCampaign(client, r)));
           started.push(...chunk.map((c) => c.workflowId));
         }
         return Promise.all(started.map((id) => ctx.temporal.workflow.getHandle<typeof campaignWorkflow>(id).result()));
       },
       { maxConcurrentActivities: 24 },
     );
-    await expectOnceEach(results, 1000);
+    await expectOnceEach(results, BULK);
     await expectMetrics(results.map((r) => r.workflowId));
-  }, 300_000);
+  }, 600_000);
 });
