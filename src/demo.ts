@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import type { Pool } from 'pg';
 import type { Worker } from '@temporalio/worker';
 import { TxmgrClient } from './client';
+import { runCampaignDemo } from './demo-campaign';
 import { applyConfigList, configPosition, exampleConfigTransactions } from './client/config';
 import type { depositFiat } from './workflows';
 import { ConfigError, loadCommonConfig } from './config';
@@ -191,6 +192,7 @@ async function main(): Promise<void> {
         logger,
         say,
       });
+      await runCampaignDemo(txmgr, { owner: bob.accountId, recipients: [alice.accountId], run, say });
       say('');
       for (const [name, acct] of [
         ['alice', alice],

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps';
+import { createCampaignActivities } from './campaign';
 import { createConfigActivities } from './config';
 import { createDepositActivities } from './deposit';
 import { createLedgerActivities } from './ledger';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTransactionActivities(deps),
     ...createTradeActivities(deps),
     ...createWithdrawalActivities(deps),
+    ...createCampaignActivities(deps),
   };
 }
 

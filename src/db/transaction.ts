@@ -15,6 +15,16 @@ export interface TransactionOptions {
   attempt?: number;
   /** Extra in-process tries for serialization failures and deadlocks before giving up. */
   maxLocalRetries?: number;
+  /** Write the transaction_metrics row; default: on, unless switched off (setTransactionMetrics, TXMGR_METRICS=off). */
+  recordMetrics?: boolean;
+}
+
+// On unless TXMGR_METRICS=off: benchmarks measure what the rows cost; production keeps them.
+let metricsEnabled = process.env.TXMGR_METRICS !== 'off';
+
+/** Switches transaction_metrics rows on or off for this process (benchmarks alternate both in one run). */
+export function setTransactionMetrics(enabled: boolean): void {
+  metricsEnabled = enabled;
 }
 
 /**
@@ -69,18 +79,20 @@ export async function withTransaction<T>(
       client.release(broken);
     }
     const durationMs = performance.now() - started;
-    await insertTransactionMetric(pool, {
-      operation,
-      workflowId: options.workflowId,
-      activity: options.activity,
-      durationMs,
-      success: committed,
-      error: committed ? undefined : errorText(thrown),
-      sqlstate: failure?.sqlstate,
-      attempt: options.attempt ?? 1,
-      localRetry: localTry,
-      isolation,
-    }).catch(() => undefined); // metrics must never fail the business transaction
+    if (options.recordMetrics ?? metricsEnabled) {
+      await insertTransactionMetric(pool, {
+        operation,
+        workflowId: options.workflowId,
+        activity: options.activity,
+        durationMs,
+        success: committed,
+        error: committed ? undefined : errorText(thrown),
+        sqlstate: failure?.sqlstate,
+        attempt: options.attempt ?? 1,
+        localRetry: localTry,
+        isolation,
+      }).catch(() => undefined); // metrics must never fail the business transaction
+    }
     if (committed) return result as T;
     if (failure && (failure.kind === 'serialization_failure' || failure.kind === 'deadlock') && localTry < maxLocalRetries) {
       await new Promise((r) => setTimeout(r, 5 * 2 ** localTry + Math.random() * 10));

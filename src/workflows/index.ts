@@ -6,3 +6,5 @@ export { executeTransaction, transactionStatusQuery } from './transaction';
 export { recoverInDoubt } from './in-doubt-recovery';
 export * from './trade';
 export { withdrawCrypto, cancelWithdrawalUpdate, withdrawalProgressQuery } from './withdrawal';
+export * from './campaign-messages';
+export { createCampaign } from './campaign';

@@ -5,6 +5,7 @@ import { registerAccountCommands } from './account';
 import { registerCheckCommand } from './check';
 import { registerChangesCommand } from './changes';
 import { registerApiKeyCommands } from './apikey';
+import { registerCampaignCommands } from './campaign';
 import { registerConfigCommands } from './config';
 import { registerDepositCommands } from './deposit';
 import { toCliError } from './errors';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   program.configureOutput({ outputError: () => undefined });
   registerAccountCommands(program);
   registerDepositCommands(program);
+  registerCampaignCommands(program);
   registerSagaCommands(program);
   registerSagasCommands(program);
   registerConfigCommands(program);
