@@ -12,7 +12,7 @@ export async function runCampaignDemo(
     budget: '100.00',
     rewardPerUser: '5.00',
   });
-  o.say(`5. campaign spring, budget 100.00 USD   -> ${spring.status}; budget held on the owner's account`);
+  o.say(`11. campaign spring, budget 100.00 USD  -> ${spring.status}; budget held on the owner's account`);
   const paid = await payRewards(
     txmgr,
     spring.campaignId,
@@ -33,5 +33,5 @@ export async function runCampaignDemo(
     startsAt: later,
   });
   const undone = await cancelCampaign(txmgr, summer.campaignId, 'plans changed');
-  o.say(`6. campaign summer, starts in an hour   -> ${summer.status}; cancelled: ${undone.outcome} (nothing left behind)`);
+  o.say(`12. campaign summer, starts in an hour  -> ${summer.status}; cancelled: ${undone.outcome} (nothing left behind)`);
 }

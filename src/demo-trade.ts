@@ -29,7 +29,7 @@ export async function demoTrades(txmgr: TxmgrClient, say: (line: string) => void
   }
   const line = (label: string, o: OrderView) =>
     say(
-      `${label.padEnd(44)}-> ${o.status}, filled ${o.filledDisplay} of ${o.quantityDisplay}${o.closeReason ? ` (${o.closeReason})` : ''}`,
+      `${label.padEnd(39)} -> ${o.status}: filled ${o.filledDisplay} of ${o.quantityDisplay}${o.closeReason ? ` (${o.closeReason})` : ''}`,
     );
   const asks = [];
   for (const price of ['100.00', '100.50', '101.00']) {

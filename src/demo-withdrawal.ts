@@ -111,7 +111,7 @@ export async function runWithdrawalDemo(d: WithdrawalDemoDeps): Promise<void> {
         key,
       );
       d.say(
-        `5. crypto withdrawal 0.25000000 BTC     -> ${done.status} (tx ${done.chainTxId.slice(0, 12)}…, ${done.confirmations} confirmations, fee ${formatAmount(BigInt(done.fee), 8)} BTC)`,
+        `9. crypto withdrawal 0.25000000 BTC     -> ${done.status} (tx ${done.chainTxId.slice(0, 12)}…, ${done.confirmations} confirmations, fee ${formatAmount(BigInt(done.fee), 8)} BTC)`,
       );
       await fetch(`${sim.url}/admin/faults`, {
         method: 'POST',
@@ -120,12 +120,12 @@ export async function runWithdrawalDemo(d: WithdrawalDemoDeps): Promise<void> {
       });
       try {
         await withdrawCrypto(txmgr, { ...base, address: refused, otp: totpCode(secret, new Date()) }, key);
-        d.say('6. withdrawal the node rejects            -> unexpectedly completed');
+        d.say('10. withdrawal the node rejects           -> unexpectedly completed');
         process.exitCode = 1;
       } catch (err) {
         const cause = err instanceof WorkflowFailedError ? err.cause : err;
         const type = cause instanceof ApplicationFailure ? cause.type : 'unknown';
-        d.say(`6. withdrawal the node rejects          -> ${type}: ${(cause as Error).message}; hold released`);
+        d.say(`10. withdrawal the node rejects         -> ${type}: ${(cause as Error).message}; hold released`);
       }
       const b = await readBalance(d.pool, carol.accountId);
       d.say(`balance carol  ${b.balanceDisplay.padStart(12)} ${b.asset} (available ${b.availableDisplay})`);
