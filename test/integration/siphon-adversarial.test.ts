@@ -88,9 +88,10 @@ describe('config siphon under adversarial input', () => {
     const ids = Array.from({ length: 60 }, (_, i) => `${p}-b${i}`);
     let stop = false;
     let hits = 0;
-    // Alternates pg_terminate_backend and pg_cancel_backend on whatever config statement is running.
+    // Alternates pg_terminate_backend and pg_cancel_backend on whatever config statement is running,
+    // for a bounded number of hits: on a loaded machine every statement would otherwise be killed.
     const chaos = async () => {
-      for (let round = 0; !stop; round++) {
+      for (let round = 0; !stop && hits < 40; round++) {
         const fn = round % 2 === 0 ? 'pg_terminate_backend' : 'pg_cancel_backend';
         const { rows } = await ctx.pool.query<{ ok: boolean }>(
           `SELECT ${fn}(pid) AS ok FROM pg_stat_activity
