@@ -143,10 +143,10 @@ async function main(): Promise<void> {
 
       say('GET /status/{id} ...');
       const views = new ClosedSagaViews();
-      rows.push(await inProcess('status of a finished saga, in-process (baseline)', () => sagaStatusView(temporal, id, views)));
+      rows.push(await inProcess('status of a finished saga, in-process (baseline)', () => sagaStatusView(client, id, views)));
       rows.push(await http('GET /status/{id}, finished saga', { url: `${url}/api/v1/transactions/status/${id}`, headers }));
       rows.push(
-        await inProcess('status of a running saga, in-process (baseline)', () => sagaStatusView(temporal, `deposit-${review}`)),
+        await inProcess('status of a running saga, in-process (baseline)', () => sagaStatusView(client, `deposit-${review}`)),
       );
       rows.push(
         await http('GET /status/{id}, running saga', { url: `${url}/api/v1/transactions/status/deposit-${review}`, headers }),
