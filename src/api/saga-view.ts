@@ -112,11 +112,19 @@ export async function sagaStatusView(client: TxmgrClient, workflowId: string, cl
   const bounded = <T>(fn: () => Promise<T>): Promise<T | typeof FAILED> =>
     temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn).catch(() => FAILED);
   const detailOf = kind?.detail;
-  const detail = detailOf ? await bounded(() => detailOf(client, handle, workflowId)) : null;
-  // Atomic and 2pc transactions are no sagas: nothing to ask (and nothing compensated, the database rolls back).
-  const transaction = kind?.kind === 'transaction' && detail !== FAILED ? (detail as TransactionResult | null) : undefined;
-  const noSaga = transaction != null && transaction.mode !== 'saga';
-  const saga = noSaga ? null : await bounded(() => handle.query(sagaStatusQuery));
+  const askDetail = () => (detailOf ? bounded(() => detailOf(client, handle, workflowId)) : Promise.resolve(null));
+  const askSaga = () => bounded(() => handle.query(sagaStatusQuery));
+  let detail: object | null | typeof FAILED;
+  let saga: SagaState | null | typeof FAILED;
+  let transaction: TransactionResult | null | undefined;
+  if (kind?.kind === 'transaction') {
+    detail = await askDetail();
+    transaction = detail === FAILED ? undefined : (detail as TransactionResult | null);
+    // Atomic and 2pc transactions are no sagas: nothing to ask (nothing is compensated, the database rolls back).
+    saga = transaction && transaction.mode !== 'saga' ? null : await askSaga();
+  } else {
+    [detail, saga] = await Promise.all([askDetail(), askSaga()]);
+  }
   let outcome: Outcome | null = null;
   if (d.status.name !== 'RUNNING' && d.status.name !== 'CONTINUED_AS_NEW') {
     outcome = await handle.result().then(
