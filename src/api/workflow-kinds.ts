@@ -15,7 +15,8 @@ import { campaignProgressQuery, orderStateQuery, transactionStatusQuery, withdra
  * read its own live state (its query), and how to make its result readable — human decimals
  * of the asset beside the minor units (`amount: "0.25000000"`, `amountMinor: "25000000"`).
  */
-export type WorkflowKindName = 'deposit' | 'trade' | 'withdrawal' | 'campaign' | 'transaction';
+export const WORKFLOW_KIND_NAMES = ['deposit', 'trade', 'withdrawal', 'campaign', 'transaction'] as const;
+export type WorkflowKindName = (typeof WORKFLOW_KIND_NAMES)[number];
 
 export interface WorkflowKind {
   kind: WorkflowKindName;

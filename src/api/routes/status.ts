@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type ApiApp, type ApiDeps } from '../context';
 import { ClosedSagaViews, sagaStatusView } from '../saga-view';
 import { ErrorBodySchema, Outcome, StatusParams } from '../schemas';
+import { WORKFLOW_KIND_NAMES } from '../workflow-kinds';
 
 const SagaStateSchema = z
   .object({
@@ -21,7 +22,7 @@ const SagaStateSchema = z
 export const StatusResponse = z.object({
   workflowId: z.string(),
   workflowType: z.string(),
-  kind: z.enum(['deposit', 'trade', 'withdrawal', 'campaign', 'transaction']).nullable(),
+  kind: z.enum(WORKFLOW_KIND_NAMES).nullable(),
   status: z.string().describe("Temporal's status: RUNNING, COMPLETED, FAILED, …"),
   taskQueue: z.string(),
   startedAt: z.string(),
