@@ -2,8 +2,9 @@
  * `npm run bench:api`: requests per second and p99 latency of the HTTP API under autocannon
  * at a fixed concurrency, on the embedded stack (or TEMPORAL_ADDRESS / DATABASE_URL):
  *   GET /status/{id}           against the same read done in-process (sagaStatusView), the baseline;
- *   POST /execute-workflow     (fiat_deposit, no wait) against client.startDeposit in-process.
- * POST /execute joins once the transaction core is wired in. Writes bench/reports/api.md.
+ *   POST /execute-workflow     (fiat_deposit, no wait) against client.startDeposit in-process;
+ *   POST /execute?wait=true    (an atomic transfer, waited for) against executeTransaction in-process.
+ * Writes bench/reports/api.md.
  * BENCH_API_SECONDS (default 8) per run, BENCH_API_CONNECTIONS (default 8).
  */
 import fs from 'node:fs';
@@ -18,6 +19,7 @@ import { ClosedSagaViews, sagaStatusView } from '../src/api/saga-view';
 import { startApiServer } from '../src/api/server';
 import { TxmgrClient } from '../src/client';
 import { createApiKey } from '../src/client/api-keys';
+import { executeTransaction } from '../src/client/transactions';
 import { loadCommonConfig } from '../src/config';
 import { checkInvariants } from '../src/db/invariants';
 import { migrate } from '../src/db/migrate';
@@ -112,14 +114,16 @@ async function main(): Promise<void> {
     const { app, url } = await startApiServer({ client, config: apiConfig, logger });
     const rows: Row[] = [];
     let sagasNote = '';
+    let txNote = '';
     await worker.runUntil(async () => {
       const { key } = await createApiKey(pool, { name: 'bench', scopes: ['admin'] });
       const account = await client.openAccount({ owner: 'bench', asset: 'USD' });
       const reference = `BENCH-${randomUUID().slice(0, 8)}`;
+      // Also the payer of the atomic transfers (1 minor unit each).
       await client.depositFiat({
         accountId: account.accountId,
         asset: 'USD',
-        amount: '1.00',
+        amount: '5000.00',
         bankReference: reference,
         senderName: 'Bench',
       });
@@ -143,10 +147,10 @@ async function main(): Promise<void> {
 
       say('GET /status/{id} ...');
       const views = new ClosedSagaViews();
-      rows.push(await inProcess('status of a finished saga, in-process (baseline)', () => sagaStatusView(temporal, id, views)));
+      rows.push(await inProcess('status of a finished saga, in-process (baseline)', () => sagaStatusView(client, id, views)));
       rows.push(await http('GET /status/{id}, finished saga', { url: `${url}/api/v1/transactions/status/${id}`, headers }));
       rows.push(
-        await inProcess('status of a running saga, in-process (baseline)', () => sagaStatusView(temporal, `deposit-${review}`)),
+        await inProcess('status of a running saga, in-process (baseline)', () => sagaStatusView(client, `deposit-${review}`)),
       );
       rows.push(
         await http('GET /status/{id}, running saga', { url: `${url}/api/v1/transactions/status/deposit-${review}`, headers }),
@@ -183,7 +187,7 @@ async function main(): Promise<void> {
         }),
       );
       await client.rejectDeposit(review, { reviewer: 'bench', reason: 'benchmark over' });
-      say('waiting (at most 60 s) for the deposit sagas to finish ...');
+      say('waiting (at most 60 s) for the deposit sagas to finish, so the transactions have the worker ...');
       const waitUntil = Date.now() + 60_000;
       while (Date.now() < waitUntil) {
         const { rows: open } = await pool.query<{ n: number }>(
@@ -197,10 +201,58 @@ async function main(): Promise<void> {
         `SELECT count(*)::int AS n FROM deposits WHERE status = 'CREDITED'`,
       );
       sagasNote = `${credited[0]!.n} deposits credited by the end of the run.`;
+
+      say('POST /execute (atomic) ...');
+      const payee = await client.openAccount({ owner: 'bench-payee', asset: 'USD' });
+      const atomic = (id: string) => ({
+        id,
+        mode: 'atomic' as const,
+        operations: [
+          {
+            type: 'ledger.transfer',
+            resource: 'ledger',
+            params: { debitAccountId: account.accountId, creditAccountId: payee.accountId, asset: 'USD', amount: '1' },
+          },
+        ],
+      });
+      rows.push(
+        await inProcess('atomic transaction, in-process (baseline)', (i) =>
+          executeTransaction(client, atomic(`b-${run}-t-${i}`)),
+        ),
+      );
+      let t = 0;
+      rows.push(
+        await http('POST /execute?wait=true (atomic)', {
+          url,
+          requests: [
+            {
+              method: 'POST',
+              path: '/api/v1/transactions/execute?wait=true',
+              setupRequest: (req) => {
+                const i = t++;
+                return {
+                  ...req,
+                  headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': `bench-${run}-x-${i}` },
+                  body: JSON.stringify(atomic(`h-${run}-t-${i}`)),
+                };
+              },
+            },
+          ],
+        }),
+      );
+      const { rows: committed } = await pool.query<{ n: number }>(
+        `SELECT count(DISTINCT transaction_id)::int AS n FROM tx_operations WHERE state = 'applied'`,
+      );
+      txNote = `${committed[0]!.n} atomic transactions committed.`;
+      // Requests cut off at the end of the run still wait for their transactions: let them finish first.
+      const query = `WorkflowType = 'executeTransaction' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'`;
+      for (let i = 0; i < 60 && (await temporal.workflow.count(query)).count > 0; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+      }
     });
     await app.close();
     const violations = await checkInvariants(pool, { temporal });
-    writeReport(rows, violations, sagasNote);
+    writeReport(rows, violations, `${sagasNote} ${txNote}`);
     say('report written to bench/reports/api.md');
   } finally {
     await pool.end();
@@ -228,12 +280,13 @@ function writeReport(rows: Row[], violations: string[], sagasNote: string): void
     ),
     '',
     `HTTP against the same work done in-process at the same concurrency: status of a finished saga ${ratio(rows[1]!, rows[0]!)};`,
-    `status of a running saga ${ratio(rows[3]!, rows[2]!)}; deposit start ${ratio(rows[5]!, rows[4]!)}.`,
+    `status of a running saga ${ratio(rows[3]!, rows[2]!)}; deposit start ${ratio(rows[5]!, rows[4]!)}; atomic transaction ${ratio(rows[7]!, rows[6]!)}.`,
     "A finished saga's view is kept by workflow and run id (it cannot change), so its status is one describe;",
     "a running saga's status is a describe plus its sagaStatus query, answered by the worker.",
     'Each HTTP request also authenticates its key (one indexed read), and each POST claims and completes its',
     'Idempotency-Key and writes its audit row (three more statements). Deposit starts compete for the CPU with',
-    'the worker running the sagas they start. POST /execute is measured once the transaction core is wired in.',
+    'the worker running the sagas they start. POST /execute?wait=true is a whole atomic transaction: start, one',
+    'activity running one database transaction on the worker, and the result, waited for by the request.',
     '',
     `${sagasNote} Ledger invariants after the run: ${violations.length === 0 ? 'all hold' : violations.join('; ')}.`,
     '',

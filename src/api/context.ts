@@ -1,20 +1,21 @@
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Pool } from 'pg';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { TxmgrClient } from '../client';
 import type { Logger } from '../logger';
 import type { ApiConfig } from './config';
-import type { ApiExtensions } from './extensions';
-import type { WorkflowType, WorkflowTypeName } from './registry';
 
-/** What every route module gets: the typed client, settings, and what this build plugs in. */
+/** What every route module gets: the typed client and settings. */
 export interface ApiDeps {
   client: TxmgrClient;
   config: ApiConfig;
   logger: Logger;
-  workflowTypes: Partial<Record<WorkflowTypeName, WorkflowType>>;
-  extensions: ApiExtensions;
+  /** The custody database, for in-doubt recovery of 2pc transactions (CUSTODY_DATABASE_URL); absent: the ledger only. */
+  custodyPool?: Pool;
+  /** The key sealing withdrawals' one-time codes; default TXMGR_TOTP_KEY. */
+  totpKey?: Buffer;
 }
 
 export type ApiApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;

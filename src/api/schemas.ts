@@ -27,6 +27,19 @@ export const WaitQuery = z
   })
   .strict();
 
+/** The optional body of a cancel: `{ "reason": "..." }`, or none. */
+export const ReasonBody = z
+  .object({
+    reason: z
+      .string({ error: 'reason must be a string' })
+      .trim()
+      .min(1, 'reason must not be empty')
+      .max(500, 'reason must be at most 500 characters')
+      .optional(),
+  })
+  .strict()
+  .nullish();
+
 export const ErrorBodySchema = z
   .object({
     error: z.object({

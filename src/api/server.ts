@@ -4,21 +4,23 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Pool } from 'pg';
 import type { TxmgrClient } from '../client';
 import type { Logger } from '../logger';
 import type { ApiConfig } from './config';
 import { API_PREFIX, type ApiApp, type ApiDeps } from './context';
 import { ApiError, errorBody, toApiError } from './errors';
-import { API_EXTENSIONS, type ApiExtensions } from './extensions';
 import { registerIdempotency } from './idempotency';
 import { registerPrometheus } from './prometheus';
-import { WORKFLOW_TYPES, type WorkflowType, type WorkflowTypeName } from './registry';
+import { campaignRoutes } from './routes/campaigns';
 import { depositRoutes } from './routes/deposits';
 import { healthRoutes } from './routes/health';
 import { lockRoutes } from './routes/locks';
 import { metricsRoutes } from './routes/metrics';
 import { recoveryRoutes } from './routes/recovery';
 import { statusRoutes } from './routes/status';
+import { tradeRoutes } from './routes/trades';
+import { withdrawalRoutes } from './routes/withdrawals';
 import { workflowRoutes } from './routes/workflows';
 import { registerAuthentication, registerIdempotencyKeyCheck } from './security';
 import { zodValidatorCompiler } from './validation';
@@ -27,8 +29,10 @@ export interface ApiServerOptions {
   client: TxmgrClient;
   config: ApiConfig;
   logger: Logger;
-  workflowTypes?: Partial<Record<WorkflowTypeName, WorkflowType>>;
-  extensions?: ApiExtensions;
+  /** The custody database, for in-doubt recovery of 2pc transactions; absent: the ledger only. */
+  custodyPool?: Pool;
+  /** The key sealing withdrawals' one-time codes; default TXMGR_TOTP_KEY. */
+  totpKey?: Buffer;
   /** The config siphon's workflow id (tests use their own); default config-siphon. */
   siphonWorkflowId?: string;
   version?: string;
@@ -96,8 +100,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<ApiApp> {
     client: o.client,
     config: o.config,
     logger,
-    workflowTypes: o.workflowTypes ?? WORKFLOW_TYPES,
-    extensions: o.extensions ?? API_EXTENSIONS,
+    custodyPool: o.custodyPool,
+    totpKey: o.totpKey,
   };
   await app.register(
     async (api) => {
@@ -122,6 +126,9 @@ export async function buildApiServer(o: ApiServerOptions): Promise<ApiApp> {
       workflowRoutes(scoped, deps);
       statusRoutes(scoped, deps);
       depositRoutes(scoped, deps);
+      tradeRoutes(scoped, deps);
+      withdrawalRoutes(scoped, deps);
+      campaignRoutes(scoped, deps);
       healthRoutes(scoped, deps, o.siphonWorkflowId);
       metricsRoutes(scoped, deps);
       recoveryRoutes(scoped, deps);

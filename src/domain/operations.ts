@@ -105,6 +105,9 @@ const TransactionShape = z
   })
   .strict();
 
+/** A request's outer shape ({ id, mode, timeoutSeconds, operations }); `parseTransaction` checks each operation. */
+export const TransactionRequestSchema = TransactionShape;
+
 const OperationShape = z
   .object({
     type: z.enum(OPERATION_TYPES as [OperationType, ...OperationType[]], {

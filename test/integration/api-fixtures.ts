@@ -25,12 +25,15 @@ export async function startTestApi(
   ctx: TestContext,
   taskQueue: string,
   overrides: Partial<ApiConfig> = {},
+  o: { totpKey?: Buffer } = {},
 ): Promise<ApiUnderTest> {
   const config = { ...loadApiConfig({}), host: '127.0.0.1', port: 0, ...overrides };
   const { app, url } = await startApiServer({
     client: ctx.client(taskQueue),
     config,
     logger: ctx.logger,
+    custodyPool: ctx.custodyPool,
+    totpKey: o.totpKey,
     siphonWorkflowId: `siphon-${taskQueue}`,
   });
   return {

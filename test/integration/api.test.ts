@@ -57,6 +57,9 @@ describe('HTTP API over real Temporal and PostgreSQL', () => {
       expect(status.body).toMatchObject({
         status: 'COMPLETED',
         workflowType: 'depositFiat',
+        kind: 'deposit',
+        state: 'COMPLETED',
+        detail: { status: 'CREDITED', amount: '25.50', amountMinor: '2550' },
         saga: { status: 'COMPLETED', stepsDone: ['validate', 'record', 'screen', 'credit', 'notify'], compensationsRun: [] },
         outcome: { status: 'COMPLETED' },
       });
@@ -148,7 +151,7 @@ describe('HTTP API over real Temporal and PostgreSQL', () => {
     expect(locks.status).toBe(200);
     expect(Array.isArray(locks.body.holds)).toBe(true);
     const recovery = await api.call('GET', 'recovery/status', { key });
-    expect(recovery.body).toMatchObject({ compensationFailed: [], preparedRecoveryAvailable: false });
+    expect(recovery.body).toMatchObject({ compensationFailed: [], preparedTransactions: [], custodyChecked: false });
   });
 
   test('recovery finds a saga parked in COMPENSATION_FAILED and its retry signal lets it compensate', async () => {
@@ -179,7 +182,7 @@ describe('HTTP API over real Temporal and PostgreSQL', () => {
         expect(trigger.body).toMatchObject({ sagasSignalled: expect.any(Array) });
         expect(trigger.status).toBe(200);
         expect(trigger.body.sagasSignalled).toContain(workflowId);
-        expect(trigger.body.prepared).toMatchObject({ available: false });
+        expect(trigger.body.prepared).toEqual([]);
         await eventually(async () => (await api.call('GET', `status/${workflowId}`, { key })).body.outcome !== null);
         const status = await api.call('GET', `status/${workflowId}`, { key });
         expect(status.body).toMatchObject({
@@ -222,7 +225,16 @@ describe('HTTP API over real Temporal and PostgreSQL', () => {
     const doc = await api.call('GET', '/openapi.json');
     expect(doc.status).toBe(200);
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/api/v1/transactions/execute-workflow', '/api/v1/transactions/status/{id}']),
+      expect.arrayContaining([
+        '/api/v1/transactions/execute-workflow',
+        '/api/v1/transactions/execute',
+        '/api/v1/transactions/status/{id}',
+        '/api/v1/transactions/orders/{orderId}/cancel',
+        '/api/v1/transactions/withdrawals/{withdrawalId}/cancel',
+        '/api/v1/transactions/campaigns/{campaignId}/cancel',
+        '/api/v1/transactions/campaigns/{campaignId}/rewards',
+        '/api/v1/transactions/recovery/trigger',
+      ]),
     );
     const validation = await validateOpenApi(structuredClone(doc.body));
     expect(validation).toMatchObject({ valid: true });
@@ -235,17 +247,5 @@ describe('HTTP API over real Temporal and PostgreSQL', () => {
       /txmgr_api_requests_total\{method="GET",route="\/api\/v1\/transactions\/health",status="(200|503)"\} \d/,
     );
     expect(String(prom.body)).toContain('txmgr_api_request_duration_seconds_bucket');
-  });
-
-  test('execute and the other workflow types answer 501 NotAvailable and start nothing', async () => {
-    const trade = await api.call('POST', 'execute-workflow', {
-      key,
-      idempotencyKey: idem(),
-      body: { workflow_type: 'trade_execution', parameters: {} },
-    });
-    expect(trade.status).toBe(501);
-    expect(trade.body.error).toMatchObject({ type: 'NotAvailable', field: 'workflow_type' });
-    const exec = await api.call('POST', 'execute', { key, idempotencyKey: idem(), body: { operations: [] } });
-    expect(exec.status).toBe(501);
   });
 });

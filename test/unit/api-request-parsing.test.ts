@@ -1,6 +1,6 @@
 import { loadApiConfig } from '../../src/api/config';
 import { ApiError } from '../../src/api/errors';
-import { executeWorkflowBody, WORKFLOW_TYPES } from '../../src/api/registry';
+import { executeWorkflowBody } from '../../src/api/registry';
 import { parseJsonBody } from '../../src/api/server';
 import { ConfigError } from '../../src/config';
 
@@ -30,7 +30,7 @@ describe('API request parsing', () => {
   });
 
   test('execute-workflow bodies: the client schema per type, canonical ids, numbers for amounts refused', () => {
-    const body = executeWorkflowBody(WORKFLOW_TYPES);
+    const body = executeWorkflowBody();
     const ok = body.parse({ workflow_type: 'fiat_deposit', parameters: params });
     expect(ok.parameters).toMatchObject({ accountId: params.accountId.toLowerCase(), asset: 'USD' });
     const number = body.safeParse({ workflow_type: 'fiat_deposit', parameters: { ...params, amount: 1.5 } });
@@ -38,8 +38,13 @@ describe('API request parsing', () => {
     expect(number.error?.issues[0]?.path).toEqual(['parameters', 'amount']);
     expect(body.safeParse({ workflow_type: 'fiat_deposit', parameters: params, extra: 1 }).success).toBe(false);
     expect(body.safeParse({ workflow_type: 'wire_transfer', parameters: {} }).success).toBe(false);
-    // Types not wired in this build still parse, so the route can answer 501 for them.
-    expect(body.safeParse({ workflow_type: 'trade_execution', parameters: { any: 'thing' } }).success).toBe(true);
+    // Every type checks its parameters with the client's own schema.
+    expect(body.safeParse({ workflow_type: 'trade_execution', parameters: { any: 'thing' } }).success).toBe(false);
+    const trade = body.safeParse({
+      workflow_type: 'trade_execution',
+      parameters: { owner: 'ann', market: 'BTC-USD', side: 'buy', quantity: '0.5', price: 50000 },
+    });
+    expect(trade.error?.issues[0]?.path).toEqual(['parameters', 'price']);
   });
 
   test('settings from the environment: defaults, overrides and a refused value', () => {

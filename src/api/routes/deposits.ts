@@ -66,7 +66,7 @@ export function depositRoutes(app: ApiApp, deps: ApiDeps): void {
           ? deps.client.approveDeposit(ref, request.body)
           : deps.client.rejectDeposit(ref, request.body));
         const wait = waitSeconds(deps.config, request.query);
-        const outcome = wait === undefined ? undefined : await waitForOutcome(deps.client, workflowId, wait);
+        const outcome = wait === undefined ? undefined : await waitForOutcome(deps.client, workflowId, wait, 'depositFiat');
         return reply
           .code(outcome ? 200 : 202)
           .send({ bankReference: ref, decision, workflowId, statusUrl: statusUrl(workflowId), outcome: outcome ?? null });

@@ -28,6 +28,10 @@ const LocksResponse = z.object({
       advisoryKey: z.string().nullable(),
       pid: z.number(),
       operation: z.string().nullable().describe('the txmgr operation whose transaction holds it, when known'),
+      market: z
+        .string()
+        .nullable()
+        .describe('the market whose book an advisory lock serialises (trade matching, cancels, halts); null for other locks'),
       applicationName: z.string().nullable(),
       state: z.string().nullable(),
       transactionAgeMs: z.number().nullable(),
@@ -70,6 +74,7 @@ export function lockRoutes(app: ApiApp, deps: ApiDeps): void {
           operation: l.application_name?.startsWith(OPERATION_SESSION_PREFIX)
             ? l.application_name.slice(OPERATION_SESSION_PREFIX.length)
             : null,
+          market: l.market,
           applicationName: l.application_name,
           state: l.state,
           transactionAgeMs: l.xact_start ? now - l.xact_start.getTime() : null,

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadApiConfig } from '../../api/config';
 import { startApiServer } from '../../api/server';
-import { ConfigError } from '../../config';
+import { ConfigError, loadCommonConfig } from '../../config';
+import { createPool } from '../../db/pool';
 import { createLogger } from '../../logger';
 import { handler, positiveInt } from './command';
 import { badInput, note, printJson, printLine } from './printer';
@@ -25,7 +26,17 @@ export function registerServeCommand(program: Command): void {
         if (o.host) config.host = o.host;
         if (o.port) config.port = o.port;
         const client = await ctx.txmgr();
-        const { app, url } = await startApiServer({ client, config, logger: createLogger(process.env.LOG_LEVEL ?? 'warn') });
+        // For in-doubt recovery of 2pc transactions (POST /recovery/trigger); without it only the ledger is checked.
+        const custodyUrl = loadCommonConfig().custodyDatabaseUrl;
+        const custodyPool = custodyUrl
+          ? createPool({ databaseUrl: custodyUrl, max: 2, applicationName: 'txmgr-api' })
+          : undefined;
+        const { app, url } = await startApiServer({
+          client,
+          config,
+          custodyPool,
+          logger: createLogger(process.env.LOG_LEVEL ?? 'warn'),
+        });
         if (out.json) printJson({ url, openapi: `${url}/openapi.json`, docs: `${url}/docs` });
         else {
           printLine(
@@ -38,6 +49,7 @@ export function registerServeCommand(program: Command): void {
           process.once('SIGTERM', resolve);
         });
         await app.close();
+        await custodyPool?.end();
       }),
     );
 }

@@ -46,9 +46,12 @@ export const orderState = (r: OrderRow): OrderState => ({
   workflowId: r.workflow_id,
 });
 
+/** The advisory lock key of a market is hashtextextended(MARKET_LOCK_PREFIX || symbol, 0) (GET /locks names it). */
+export const MARKET_LOCK_PREFIX = 'txmgr:market:';
+
 /** Serialises everything that reads or changes a market's book: matching, cancels and halts. */
 export async function lockMarket(tx: PoolClient, market: string): Promise<void> {
-  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('txmgr:market:' || $1, 0))`, [market]);
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('${MARKET_LOCK_PREFIX}' || $1, 0))`, [market]);
 }
 
 export async function nextMarketSequence(tx: PoolClient, market: string): Promise<string> {
