@@ -2,16 +2,21 @@
 -- The change log for the sagas' domain rows (deposits, orders, trades, fills, withdrawals,
 -- campaigns, campaign state and rewards), written by row triggers in the writing transaction:
 -- every insert, update and delete leaves its entry, whatever code path made it, so a new
--- statement in a saga cannot forget one. The ledger's own changes (transfers, holds, accounts)
--- keep their explicit entries (src/db/changes.ts), which name the business change.
+-- statement in a saga cannot forget one (a helper call next to each write would have to be
+-- remembered at some twenty places in four areas, and in every one added later). The ledger's
+-- own changes (transfers, holds, accounts) keep their explicit entries (src/db/changes.ts),
+-- which name the business change.
 --
 -- Stamps stay the worker's hybrid logical clock: withTransaction sets `txmgr.hlc` to a fresh
 -- stamp of the worker's clock when the transaction begins ("<wall>:<logical>:<node>");
 -- `txmgr_append_change` stamps an entry above both the transaction's last stamp and the last
 -- stamp of every account it touches (change_clocks, locked), records its stamp as the
 -- transaction's last (`txmgr.hlc_last`), and the worker merges that back into its clock when it
--- commits. A write outside any worker transaction (an operator's SQL) is stamped from the
--- database's clock under the node "db:<database>".
+-- commits. So a worker's stamps never go below one it gave out before, and one account's
+-- changes are causally ordered across workers, as for the ledger's entries; two unrelated
+-- transactions running at once on one worker may share a stamp (the node and the log's
+-- (xid, id) order break the tie). A write outside any worker transaction (an operator's SQL)
+-- is stamped from the database's clock under the node "db:<database>".
 
 -- Row data as the log carries it: numbers as decimal strings (money is numeric(38,0), which a
 -- JSON number would round in JavaScript).
