@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { executeTransaction, getTransaction, TransactionFailedError } from '../../src/client/transactions';
 import { checkTxcoreInvariants } from '../../src/db/invariants-txcore';
 import { resolveInDoubt } from '../../src/db/recovery';
-import { parseTransaction, type TransactionRequest, type TxMode } from '../../src/domain/operations';
+import { parseTransaction, transactionWorkflowId, type TransactionRequest, type TxMode } from '../../src/domain/operations';
 import { executeTransaction as executeTransactionWorkflow } from '../../src/workflows';
 import { balances, count } from '../helpers/fixtures';
 import { useTestContext } from '../helpers/context';
@@ -284,6 +284,24 @@ describe('one transaction id, two different requests', () => {
       if (mode !== 'atomic') expect(await availableOf(c)).toBe(990n);
     },
   );
+  test('a workflow under the id whose request cannot be read is not joined as if it were this request', async () => {
+    const s = await fundedSide(ctx.pool);
+    const id = `t-${randomUUID()}`;
+    // Started by hand under the id's workflow, with no request the client can read back (and no memo).
+    await ctx.temporal.workflow.start('executeTransaction', {
+      taskQueue: `nobody-${id}`,
+      workflowId: transactionWorkflowId(id),
+      args: [{ id, note: 'not a request' }],
+    });
+    try {
+      const err = await errorOf(executeTransaction(shared.target(), { id, operations: [transfer(s, 'ledger', '5')] }));
+      expect(err.name).toBe('IdempotencyConflict');
+      expect(err.message).toMatch(/cannot be compared/);
+      expect(await availableOf(s)).toBe(1000n);
+    } finally {
+      await ctx.temporal.workflow.getHandle(transactionWorkflowId(id)).terminate('test over');
+    }
+  });
 });
 
 describe('recovery racing a 2pc transaction', () => {
