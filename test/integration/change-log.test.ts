@@ -297,6 +297,16 @@ describe('change log', () => {
       tx.query(`UPDATE deposits SET reason = 'seen' WHERE id = $1`, [id]),
     );
     expect(await checkTxcoreInvariants(ctx.pool)).toEqual([]);
+    // an update that bypasses the log is found as well
+    await withTransaction(ctx.pool, 'test-deposit-unlogged-update', async (tx) => {
+      await tx.query(`SET LOCAL session_replication_role = replica`);
+      await tx.query(`UPDATE deposits SET status = 'REJECTED' WHERE id = $1`, [id]);
+    });
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([`deposit ${id} has no change-log entry for its current state`]);
+    await withTransaction(ctx.pool, 'test-deposit-logged-again', (tx) =>
+      tx.query(`UPDATE deposits SET reason = 'seen again' WHERE id = $1`, [id]),
+    );
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([]);
     const phantom = randomUUID();
     const entry = await withTransaction(ctx.pool, 'test-phantom', (tx) =>
       appendChange(tx, { entity: 'withdrawal', entityId: phantom, change: 'created', data: {} }),
