@@ -53,6 +53,7 @@ async function main(): Promise<void> {
   let stack: Stack | undefined = undefined;
   let worker: Worker | undefined;
   let pool: Pool | undefined = undefined;
+  let custodyPool: Pool | undefined = undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stoppingFor) {
       say(`${sig} again: exiting now; the supervisor stops what is still running`);
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
       while (!['STOPPED', 'FAILED'].includes(worker.getState()) && Date.now() < deadline) await sleep(100);
     }
     await pool?.end().catch(() => undefined);
+    await custodyPool?.end().catch(() => undefined);
     const stopped = await s.stop();
     say(`stopped ${stopped.join(' and ') || 'nothing (already stopped)'}; nothing is left running. Data kept in ${dataDir}.`);
   };
@@ -93,7 +95,11 @@ async function main(): Promise<void> {
     say: (line) => say(`  ${line}`),
     signal: abort.signal,
   });
-  const exports = `export TEMPORAL_ADDRESS=${stack.temporalAddress} TEMPORAL_NAMESPACE=${stack.namespace} TEMPORAL_TASK_QUEUE=${config.taskQueue} DATABASE_URL=${stack.databaseUrl}`;
+  // The custody database (the transaction core's second resource): the stack's own, or the one configured.
+  const custodyUrl = stack.custodyDatabaseUrl ?? config.custodyDatabaseUrl;
+  const exports =
+    `export TEMPORAL_ADDRESS=${stack.temporalAddress} TEMPORAL_NAMESPACE=${stack.namespace} TEMPORAL_TASK_QUEUE=${config.taskQueue} DATABASE_URL=${stack.databaseUrl}` +
+    (custodyUrl ? ` CUSTODY_DATABASE_URL=${custodyUrl}` : '');
   if (opts.stackOnly) {
     say(`stack ready: ${stack.services.join(', ')}`);
     say(exports);
@@ -104,12 +110,17 @@ async function main(): Promise<void> {
   pool = createPool({ databaseUrl: stack.databaseUrl, max: 20 });
   try {
     await migrate(stack.databaseUrl, logger);
+    if (custodyUrl) {
+      await migrate(custodyUrl, logger);
+      custodyPool = createPool({ databaseUrl: custodyUrl, max: 10 });
+    }
     const taskQueue = config.taskQueue;
     worker = await createWorker({
       connection: stack.nativeConnection,
       namespace: stack.namespace,
       taskQueue,
       pool,
+      custodyPool,
       logger,
     });
     const temporal = new Client({ connection: stack.connection, namespace: stack.namespace });
@@ -221,6 +232,7 @@ async function main(): Promise<void> {
   } finally {
     if (!stoppingFor) {
       await pool.end();
+      await custodyPool?.end();
       await stack.stop();
     }
   }

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { DomainError, validationError } from '../domain/errors';
 import {
   parseTransaction,
@@ -13,7 +13,7 @@ import {
 import { requestHash } from '../domain/tx-hash';
 import { gidKeyFor } from '../domain/tx-ids';
 import { applyOperation, undoOperation } from '../db/operations';
-import { insertTxTransaction, decideTxTransaction } from '../db/queries/tx-transactions';
+import { insertTxTransaction, decideTxTransaction, type TxTransactionRow } from '../db/queries/tx-transactions';
 import { resolveInDoubt, type Resolved } from '../db/recovery';
 import { withTransaction } from '../db/transaction';
 import { commitPrepared, maxPreparedTransactions, prepareTransaction, rollbackPrepared } from '../db/two-phase';
@@ -34,6 +34,40 @@ export interface Participant {
 }
 
 const parse = (raw: TransactionInput): TransactionInput => parseTransaction(raw);
+
+/**
+ * Records the transaction's request under its id (first one wins) in `db`, and refuses a
+ * different request under the same id — also one started by another workflow (a raw start,
+ * or a retry after Temporal's retention dropped the first run), which the client's
+ * one-workflow-per-id check cannot see. An identical request passes: its operations are
+ * journalled, so none runs twice.
+ */
+async function recordRequest(
+  db: Pool | PoolClient,
+  input: TransactionInput,
+  workflowId: string,
+  deadlineAt: Date,
+): Promise<TxTransactionRow> {
+  const row = await insertTxTransaction(db, {
+    id: input.id,
+    workflowId,
+    gidKey: gidKeyFor(workflowId),
+    mode: input.mode,
+    requestHash: requestHash(input),
+    resources: resourcesOf(input.operations),
+    deadlineAt,
+  });
+  if (row.request_hash !== requestHash(input)) {
+    throw new DomainError(
+      'IdempotencyConflict',
+      `transaction ${input.id} was already executed with different operations or mode (workflow ${row.workflow_id}); a transaction id may be reused only for the identical request`,
+      { id: input.id },
+    );
+  }
+  return row;
+}
+
+const deadlineOf = (input: TransactionInput): Date => new Date(Date.now() + input.timeoutSeconds * 1000);
 
 /** The database of a resource; custody only when the worker was given CUSTODY_DATABASE_URL. */
 function poolFor(deps: ActivityDeps, resource: Resource): Pool {
@@ -58,12 +92,13 @@ async function edge<T>(deps: ActivityDeps, name: string, fn: (scope: ReturnType<
 
 export function createTransactionActivities(deps: ActivityDeps) {
   return {
-    /** Checks a request (the client did too; a raw start may not have). Writes nothing. */
+    /** saga: checks a request (the client did too; a raw start may not have) and records it under its id. */
     async validateTransaction(raw: TransactionInput): Promise<{ resources: Resource[] }> {
-      return edge(deps, 'validateTransaction', async () => {
+      return edge(deps, 'validateTransaction', async (scope) => {
         const input = parse(raw);
         const resources = resourcesOf(input.operations);
         resources.forEach((r) => poolFor(deps, r));
+        await recordRequest(deps.pool, input, scope.workflowId ?? `direct:${input.id}`, deadlineOf(input));
         return { resources };
       });
     },
@@ -77,6 +112,7 @@ export function createTransactionActivities(deps: ActivityDeps) {
           poolFor(deps, resource),
           'runAtomic',
           async (tx) => {
+            await recordRequest(tx, input, scope.workflowId ?? `direct:${input.id}`, deadlineOf(input));
             const outcomes: OperationOutcome[] = [];
             for (const [position, op] of input.operations.entries()) {
               outcomes.push(await applyOperation(tx, { txId: input.id, position, workflowId: scope.workflowId }, op));
@@ -134,19 +170,12 @@ export function createTransactionActivities(deps: ActivityDeps) {
           }
         }
         const gidKey = gidKeyFor(workflowId);
-        const row = await insertTxTransaction(deps.pool, {
-          id: input.id,
-          workflowId,
-          gidKey,
-          mode: input.mode,
-          requestHash: requestHash(input),
-          resources,
-          deadlineAt: new Date(b.deadlineAt),
-        });
-        if (row.request_hash !== requestHash(input) || row.workflow_id !== workflowId) {
+        const row = await recordRequest(deps.pool, input, workflowId, new Date(b.deadlineAt));
+        // The prepared transactions' gids derive from the workflow: another workflow may not run this id.
+        if (row.workflow_id !== workflowId) {
           throw new DomainError(
             'IdempotencyConflict',
-            `transaction ${input.id} was already executed with different operations (workflow ${row.workflow_id}); a transaction id may be reused only for the identical request`,
+            `transaction ${input.id} is already run by workflow ${row.workflow_id}; a 2pc transaction id runs in one workflow only — see txmgr tx show ${input.id}`,
             { id: input.id },
           );
         }

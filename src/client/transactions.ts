@@ -61,8 +61,16 @@ export async function startTransaction(
     return { workflowId, started: true };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const first = await firstInput(t.temporal, workflowId);
-    if (first && requestHash(first) !== requestHash(input)) {
+    // Join the running workflow only when it is known to run this very request.
+    const first = await firstRequestHash(t.temporal, workflowId);
+    if (first === undefined) {
+      throw new DomainError(
+        'IdempotencyConflict',
+        `transaction ${input.id} is already taken by workflow ${workflowId}, whose request cannot be compared with this one; use another transaction id, or see txmgr tx show ${input.id}`,
+        { id: input.id },
+      );
+    }
+    if (first !== requestHash(input)) {
       throw new DomainError(
         'IdempotencyConflict',
         `transaction ${input.id} was already started with different operations or mode (workflow ${workflowId}); a transaction id may be reused only for the identical request`,
@@ -71,6 +79,12 @@ export async function startTransaction(
     }
     return { workflowId, started: false };
   }
+}
+
+/** The request hash of the workflow that holds the id: its first input's, parsed as this client would. */
+async function firstRequestHash(temporal: Client, workflowId: string): Promise<string | undefined> {
+  const input = await firstInput(temporal, workflowId);
+  return input ? requestHash(input) : undefined;
 }
 
 async function firstInput(temporal: Client, workflowId: string) {

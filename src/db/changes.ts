@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Pool, PoolClient } from 'pg';
-import { compareHlc, HybridClock, type Hlc } from '../domain/hlc';
+import { compareHlc, HybridClock, hlcSetting, parseHlcSetting, type Hlc } from '../domain/hlc';
 
 /**
  * The change log. `appendChange` runs inside the transaction that makes the change, so an
@@ -69,17 +69,48 @@ export async function notifyChanges(db: Pool | PoolClient, what: string): Promis
 
 export const accountKey = (accountId: string): string => `account:${accountId}`;
 
+/**
+ * What withTransaction sends with BEGIN: a fresh stamp of this worker's clock (the floor of the
+ * transaction's stamps, for the domain rows' triggers, migration 20261207002000000) and the
+ * workflow the transaction works for. Values are SQL literals, quotes doubled.
+ */
+export function beginChangeSettings(workflowId: string | undefined): string {
+  const literal = (v: string): string => `'${v.replace(/'/g, "''")}'`;
+  const settings = [`SET LOCAL txmgr.hlc = ${literal(hlcSetting(clock.now()))}`];
+  if (workflowId) settings.push(`SET LOCAL txmgr.workflow_id = ${literal(workflowId)}`);
+  return settings.join('; ');
+}
+
+/** Read in the COMMIT round trip: the transaction's last stamp, which the clock then takes in. */
+export const LAST_STAMP_QUERY = `SELECT current_setting('txmgr.hlc_last', true) AS hlc`;
+
+export function observeLastStamp(text: string | null | undefined): void {
+  const stamp = parseHlcSetting(text);
+  if (stamp) clock.observe(stamp);
+}
+
 /** Appends one entry in the caller's transaction; returns its id and stamp. */
 export async function appendChange(client: PoolClient, c: NewChange): Promise<{ id: string; hlc: Hlc }> {
   const keys = [...new Set([...(c.causalKeys ?? []), ...(c.entity === 'account' ? [accountKey(c.entityId)] : [])])].sort();
+  // The accounts' last stamps (locked, in key order) and the transaction's own last stamp (a
+  // trigger may have stamped above this clock): the new stamp is greater than all of them.
+  const { rows: seenRows } = await client.query<{
+    last: string | null;
+    hlc_wall: string | null;
+    hlc_logical: number;
+    hlc_node: string;
+  }>(
+    `SELECT current_setting('txmgr.hlc_last', true) AS last, c.hlc_wall, c.hlc_logical, c.hlc_node
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (SELECT hlc_wall, hlc_logical, hlc_node FROM change_clocks
+                           WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE) AS c ON true`,
+    [keys],
+  );
   const seen: Hlc[] = [];
-  if (keys.length > 0) {
-    const { rows } = await client.query<{ hlc_wall: string; hlc_logical: number; hlc_node: string }>(
-      'SELECT hlc_wall, hlc_logical, hlc_node FROM change_clocks WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE',
-      [keys],
-    );
-    for (const r of rows) seen.push({ wall: Number(r.hlc_wall), logical: r.hlc_logical, node: r.hlc_node });
-  }
+  const last = parseHlcSetting(seenRows[0]?.last);
+  if (last) seen.push(last);
+  for (const r of seenRows)
+    if (r.hlc_wall !== null) seen.push({ wall: Number(r.hlc_wall), logical: r.hlc_logical, node: r.hlc_node });
   const hlc = clock.merge(...seen);
   const { rows } = await client.query<{ id: string }>(
     `WITH entry AS (
@@ -98,10 +129,22 @@ export async function appendChange(client: PoolClient, c: NewChange): Promise<{ 
        FROM entry
      )
      SELECT entry.id,
+            set_config('txmgr.hlc_last', $10, true),
             CASE WHEN current_setting('txmgr.defer_notify', true) = 'on' THEN NULL
                  ELSE pg_notify('${CHANGES_CHANNEL}', entry.entity || ':' || entry.id) END
        FROM entry`,
-    [c.entity, c.entityId, c.change, JSON.stringify(c.data), c.workflowId ?? null, hlc.wall, hlc.logical, hlc.node, keys],
+    [
+      c.entity,
+      c.entityId,
+      c.change,
+      JSON.stringify(c.data),
+      c.workflowId ?? null,
+      hlc.wall,
+      hlc.logical,
+      hlc.node,
+      keys,
+      hlcSetting(hlc),
+    ],
   );
   return { id: (rows[0] as { id: string }).id, hlc };
 }

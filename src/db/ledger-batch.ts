@@ -61,5 +61,12 @@ export async function postTransfersFromOne(
      FROM unnest($1::uuid[], $2::numeric[]) AS d (id, amount) WHERE a.id = d.id`,
     [targets, amounts],
   );
+  // Each transfer's change-log entry, as postTransfer writes it, stamped by the database-side clock (../changes).
+  await tx.query(
+    `SELECT txmgr_append_change('transfer', t.id::text, 'posted', txmgr_change_data(to_jsonb(t) - 'created_at'), t.workflow_id,
+                                ARRAY['account:' || t.debit_account_id, 'account:' || t.credit_account_id])
+       FROM transfers t WHERE t.id = ANY($1::uuid[]) ORDER BY t.id`,
+    [ids],
+  );
   return total;
 }

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { DomainError } from '../domain/errors';
 import { classifyDbError, dbFailure, type DbError } from './errors';
 import { insertTransactionMetric } from './queries/metrics';
+import { beginChangeSettings, LAST_STAMP_QUERY, observeLastStamp } from './changes';
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
@@ -61,13 +62,17 @@ export async function withTransaction<T>(
     };
     client.on('error', onConnectionError);
     try {
-      // Same round trip: the session names the operation while the transaction runs (pg_stat_activity, GET /locks).
+      // Same round trip: the session names the operation while the transaction runs (pg_stat_activity, GET /locks),
+      // and carries the worker's clock and workflow id for the change log's triggers (./changes).
       await client.query(
-        `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}; SET LOCAL application_name = '${sessionName(operation)}'`,
+        `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}; SET LOCAL application_name = '${sessionName(operation)}'; ` +
+          beginChangeSettings(options.workflowId),
       );
       result = await fn(client);
-      await client.query('COMMIT');
+      // Same round trip as COMMIT: the last stamp the triggers gave out, so this clock never goes below it.
+      const [stamp] = (await client.query(`${LAST_STAMP_QUERY}; COMMIT`)) as unknown as [{ rows: { hlc: string | null }[] }];
       committed = true;
+      observeLastStamp(stamp.rows[0]?.hlc);
     } catch (err) {
       thrown = err ?? new Error(`transaction ${operation} failed without a reason`);
       failure = thrown instanceof DomainError ? undefined : classifyDbError(thrown);

@@ -21,6 +21,14 @@ export function compareHlc(a: Hlc, b: Hlc): number {
 /** "1733450000000.0003@worker-a": sortable as text for equal-length walls, readable by people. */
 export const formatHlc = (h: Hlc): string => `${h.wall}.${String(h.logical).padStart(4, '0')}@${h.node}`;
 
+/** "<wall>:<logical>:<node>", the form a transaction carries its stamps in (txmgr.hlc, txmgr.hlc_last). */
+export const hlcSetting = (h: Hlc): string => `${h.wall}:${h.logical}:${h.node}`;
+
+export function parseHlcSetting(text: string | null | undefined): Hlc | undefined {
+  const m = /^(\d+):(\d+):(.*)$/s.exec(text ?? '');
+  return m ? { wall: Number(m[1]), logical: Number(m[2]), node: m[3] as string } : undefined;
+}
+
 export class HybridClock {
   private last: Hlc;
 
@@ -39,6 +47,12 @@ export class HybridClock {
   /** A stamp for a local event: greater than every stamp this clock gave or merged before. */
   now(): Hlc {
     return this.merge();
+  }
+
+  /** Takes in a stamp given out on this clock's behalf (by the database, from a stamp of this clock): later stamps are greater. */
+  observe(stamp: Hlc): void {
+    if (stamp.wall > this.last.wall || (stamp.wall === this.last.wall && stamp.logical > this.last.logical))
+      this.last = { wall: stamp.wall, logical: stamp.logical, node: this.node };
   }
 
   /** A stamp greater than every `seen` stamp and everything before on this clock. */

@@ -53,7 +53,11 @@ export const OPERATION_SCHEMAS = {
         .string({ error: 'reason must be a string' })
         .trim()
         .min(1, 'reason must not be empty')
-        .max(500, 'reason must be at most 500 characters'),
+        .max(500, 'reason must be at most 500 characters')
+        // PostgreSQL text cannot hold NUL, and no reason needs a control character.
+        .refine((r) => [...r].every((ch) => ch.charCodeAt(0) > 0x1f && ch.charCodeAt(0) !== 0x7f), {
+          message: 'reason must not hold control characters',
+        }),
     })
     .strict(),
   'account.unfreeze': z.object({ accountId: uuid }).strict(),

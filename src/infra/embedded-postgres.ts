@@ -99,13 +99,17 @@ export async function startEmbeddedPostgres(
   options: {
     port?: number;
     durable?: boolean;
+    /** PostgreSQL's max_prepared_transactions; default 64 (0 refuses PREPARE TRANSACTION, as PostgreSQL's own default). */
+    maxPreparedTransactions?: number;
+    /** The binaries, when the caller found them (jest cannot import the ES module that names them). */
+    binaries?: { postgres: string; initdb: string };
     logFile: string;
     marker: string;
     onSpawn?: (ref: ProcessRef) => void;
     stopping?: () => boolean;
   },
 ): Promise<EmbeddedPostgres> {
-  const bin = await binaries();
+  const bin = options.binaries ?? (await binaries());
   const ids = runAsIds();
   const port = options.port ?? (await freePort());
   const logFile = options.logFile;
@@ -120,7 +124,7 @@ export async function startEmbeddedPostgres(
   const startOffset = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const out = fs.openSync(logFile, 'a');
   // Prepared transactions on: the transaction core's 2pc mode needs them (PostgreSQL's default is 0).
-  const twoPhase = ['-c', 'max_prepared_transactions=64'];
+  const twoPhase = ['-c', `max_prepared_transactions=${options.maxPreparedTransactions ?? 64}`];
   const child = spawn(
     bin.postgres,
     ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', ...twoPhase, ...flags],

@@ -86,6 +86,13 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
   }
   state.status = 'ROLLED_BACK';
   if (firstFailure) throw firstFailure.reason;
+  if (wanted === 'commit') {
+    throw ApplicationFailure.create({
+      type: 'RolledBackByRecovery',
+      message: `transaction ${input.id}: in-doubt recovery recorded a rollback before this workflow decided (it found the transaction past its deadline or its workflow gone); every participant rolled back`,
+      nonRetryable: true,
+    });
+  }
   throw ApplicationFailure.create({
     type: 'DeadlineExceeded',
     message: `transaction ${input.id} did not prepare within its timeout of ${timeoutMs / 1000} s; every participant rolled back`,

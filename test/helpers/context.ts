@@ -6,6 +6,7 @@ import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from 
 import { TxmgrClient } from '../../src/client';
 import { dropDatabase, ensureDatabase } from '../../src/db/admin';
 import { checkInvariants } from '../../src/db/invariants';
+import { checkTxcoreInvariants } from '../../src/db/invariants-txcore';
 import { migrate } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
 import type { Logger } from '../../src/logger';
@@ -102,6 +103,7 @@ export function useTestContext(
       },
       async expectInvariants() {
         expect(await checkInvariants(pool, { temporal })).toEqual([]);
+        expect(await checkTxcoreInvariants(pool)).toEqual([]);
       },
     } satisfies Omit<TestContext, 'onClose'>);
   }, 120_000);

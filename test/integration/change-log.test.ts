@@ -9,9 +9,11 @@ import {
   setChangeClock,
   type Change,
 } from '../../src/db/changes';
+import { checkTxcoreInvariants } from '../../src/db/invariants-txcore';
 import { postTransfer } from '../../src/db/ledger';
+import { insertDeposit } from '../../src/db/queries/deposits';
 import { withTransaction } from '../../src/db/transaction';
-import { HybridClock } from '../../src/domain/hlc';
+import { compareHlc, HybridClock } from '../../src/domain/hlc';
 import { count, houseAccount, openUserAccount } from '../helpers/fixtures';
 import { useTestContext } from '../helpers/context';
 
@@ -180,5 +182,138 @@ describe('change log', () => {
     // HLC order is commit order (ids of sequential writes), though half the writers' walls lag a minute.
     expect(changes.map((c) => Number(c.id))).toEqual([...changes.map((c) => Number(c.id))].sort((a, b) => a - b));
     expect(new Set(changes.map((c) => c.hlc.node))).toEqual(new Set(['worker-ahead', 'worker-behind']));
+  });
+
+  test("a saga's domain rows are logged as they land, in the saga's transactions", async () => {
+    const tq = ctx.taskQueue();
+    const account = await openUserAccount(ctx.pool);
+    const reference = `CL-${randomUUID().slice(0, 8)}`;
+    await ctx.withWorker(tq, () =>
+      ctx
+        .client(tq)
+        .depositFiat({ accountId: account, asset: 'USD', amount: '12.34', bankReference: reference, senderName: 'Log Reader' }),
+    );
+    const { rows } = await ctx.pool.query<{ id: string; workflow_id: string }>(
+      'SELECT id, workflow_id FROM deposits WHERE bank_reference = $1',
+      [reference],
+    );
+    const deposit = rows[0] as { id: string; workflow_id: string };
+    const entries = (await changesOfAccount(ctx.pool, account)).filter((c) => c.entity === 'deposit');
+    expect(entries.map((c) => c.change)).toEqual(['created', 'credited']);
+    for (const e of entries) {
+      expect(e.entityId).toBe(deposit.id);
+      expect(e.workflowId).toBe(deposit.workflow_id);
+      expect(e.hlc.node).toBe(changeClock().node);
+    }
+    // money as a decimal string, never a JSON number
+    expect(entries[1]?.data).toMatchObject({ amount: '1234', status: 'CREDITED' });
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([]);
+  });
+
+  test('a rolled-back domain write leaves no entry and no event', async () => {
+    const account = await openUserAccount(ctx.pool);
+    const id = randomUUID();
+    await expect(
+      withTransaction(ctx.pool, 'test-deposit-rollback', async (tx) => {
+        await insertDeposit(tx, {
+          id,
+          bankReference: `RB-${id.slice(0, 8)}`,
+          accountId: account,
+          asset: 'USD',
+          amount: 99n,
+          senderName: 'Rolled Back',
+          workflowId: `wf-${id}`,
+        });
+        expect(await count(ctx.pool, `SELECT 1 FROM change_log WHERE entity_id = $1`, [id])).toBe(0); // not visible before commit
+        expect(await tx.query(`SELECT 1 FROM change_log WHERE entity = 'deposit' AND entity_id = $1`, [id])).toMatchObject({
+          rowCount: 1,
+        });
+        throw new Error('changed our mind');
+      }),
+    ).rejects.toThrow('changed our mind');
+    expect(await count(ctx.pool, `SELECT 1 FROM change_log WHERE entity_id = $1`, [id])).toBe(0);
+    expect(await count(ctx.pool, `SELECT 1 FROM outbox WHERE aggregate_id = $1`, [id])).toBe(0);
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([]);
+  });
+
+  test("a trigger's stamp is the worker's: above the account's clock, and the worker's next stamp above it", async () => {
+    const account = await openUserAccount(ctx.pool);
+    const other = await openUserAccount(ctx.pool);
+    const original = changeClock();
+    const ahead = new HybridClock('worker-ahead', () => Date.now() + 60_000);
+    const worker = new HybridClock('worker-local');
+    try {
+      setChangeClock(ahead);
+      await fund(account, 1n); // the account's clock is now a minute ahead of worker-local's wall
+      setChangeClock(worker);
+      const id = randomUUID();
+      const transferId = randomUUID();
+      await withTransaction(ctx.pool, 'test-deposit-stamp', async (tx) => {
+        await insertDeposit(tx, {
+          id,
+          bankReference: `ST-${id.slice(0, 8)}`,
+          accountId: account,
+          asset: 'USD',
+          amount: 5n,
+          senderName: 'Stamp Test',
+          workflowId: `wf-${id}`,
+        });
+        // a later change of another account in the same transaction, stamped in the worker
+        const bank = await houseAccount(ctx.pool, 'USD', 'external_bank');
+        await postTransfer(tx, { id: transferId, debitAccountId: bank, creditAccountId: other, asset: 'USD', amount: 1n });
+      });
+      const [funded, deposit] = await changesOfAccount(ctx.pool, account);
+      const [transfer] = (await changesOfAccount(ctx.pool, other)).filter((c) => c.entityId === transferId);
+      expect(deposit?.entity).toBe('deposit');
+      expect(deposit?.hlc.node).toBe('worker-local');
+      expect(compareHlc(deposit!.hlc, funded!.hlc)).toBeGreaterThan(0);
+      expect(compareHlc(transfer!.hlc, deposit!.hlc)).toBeGreaterThan(0);
+      // after commit the worker's clock took the trigger's stamps in: its next stamp is greater
+      expect(compareHlc(worker.now(), transfer!.hlc)).toBeGreaterThan(0);
+    } finally {
+      setChangeClock(original);
+    }
+  });
+
+  test('the invariant check finds a domain row changed without its entry, and an entry without its row', async () => {
+    const account = await openUserAccount(ctx.pool);
+    const id = randomUUID();
+    await withTransaction(ctx.pool, 'test-deposit-unlogged', async (tx) => {
+      // Triggers off for this transaction only: a write that bypasses the log.
+      await tx.query(`SET LOCAL session_replication_role = replica`);
+      await insertDeposit(tx, {
+        id,
+        bankReference: `UL-${id.slice(0, 8)}`,
+        accountId: account,
+        asset: 'USD',
+        amount: 7n,
+        senderName: 'Unlogged',
+        workflowId: `wf-${id}`,
+      });
+    });
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([`deposit ${id} has no change-log entry for its current state`]);
+    // a logged update of the row brings the log up to date
+    await withTransaction(ctx.pool, 'test-deposit-logged', (tx) =>
+      tx.query(`UPDATE deposits SET reason = 'seen' WHERE id = $1`, [id]),
+    );
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([]);
+    // an update that bypasses the log is found as well
+    await withTransaction(ctx.pool, 'test-deposit-unlogged-update', async (tx) => {
+      await tx.query(`SET LOCAL session_replication_role = replica`);
+      await tx.query(`UPDATE deposits SET status = 'REJECTED' WHERE id = $1`, [id]);
+    });
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([`deposit ${id} has no change-log entry for its current state`]);
+    await withTransaction(ctx.pool, 'test-deposit-logged-again', (tx) =>
+      tx.query(`UPDATE deposits SET reason = 'seen again' WHERE id = $1`, [id]),
+    );
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([]);
+    const phantom = randomUUID();
+    const entry = await withTransaction(ctx.pool, 'test-phantom', (tx) =>
+      appendChange(tx, { entity: 'withdrawal', entityId: phantom, change: 'created', data: {} }),
+    );
+    expect(await checkTxcoreInvariants(ctx.pool)).toEqual([
+      `change-log entry ${entry.id} names a withdrawal ${phantom} that does not exist`,
+    ]);
+    await ctx.pool.query(`DELETE FROM change_log WHERE id = $1`, [entry.id]);
   });
 });

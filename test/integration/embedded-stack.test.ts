@@ -109,7 +109,9 @@ describe('one owner per data directory', () => {
     const shared = dataDir('shared');
     const first = start('demo', ['--stack-only', '--keep', '--data-dir', shared]);
     await first.waitFor(/DATABASE_URL=\S+\n/);
-    expect(first.out()).toMatch(/export TEMPORAL_ADDRESS=\S+ TEMPORAL_NAMESPACE=\S+ TEMPORAL_TASK_QUEUE=\S+ DATABASE_URL=\S+/);
+    expect(first.out()).toMatch(
+      /export TEMPORAL_ADDRESS=\S+ TEMPORAL_NAMESPACE=\S+ TEMPORAL_TASK_QUEUE=\S+ DATABASE_URL=\S+ CUSTODY_DATABASE_URL=\S+_custody\n/,
+    );
 
     const [second, elsewhere, bench] = await Promise.all([
       run('demo', ['--stack-only', '--data-dir', shared]),

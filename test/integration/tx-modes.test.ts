@@ -109,6 +109,44 @@ describe('mode 2pc across ledger and custody', () => {
   });
 });
 
+describe('mode saga across ledger and custody', () => {
+  // A transfer on the ledger, then custody's hold (operation 1), partial capture and release.
+  const batch = (l: Side, c: Side): TransactionRequest['operations'] => [
+    sideOps(l, 'ledger', 0)[0]!,
+    ...sideOps(c, 'custody', 0)
+      .slice(1)
+      .map((op) => ({
+        ...op,
+        params: 'holdOperation' in (op.params as object) ? { ...(op.params as object), holdOperation: 1 } : op.params,
+      })),
+  ];
+
+  test('commits on both databases', async () => {
+    const l = await fundedSide(ctx.pool);
+    const c = await fundedSide(ctx.custodyPool!);
+    const id = `t-${randomUUID()}`;
+    const result = await executeTransaction(shared.target(), { id, mode: 'saga', operations: batch(l, c) });
+    expect(result.status).toBe('COMMITTED');
+    expect([await availableOf(l), await availableOf(c)]).toEqual([900n, 950n]);
+  });
+
+  test.each([0, 1, 2, 3])('a failure at position %i is compensated on both databases', async (position) => {
+    const l = await fundedSide(ctx.pool);
+    const c = await fundedSide(ctx.custodyPool!);
+    const before = [await snapshot(l), await snapshot(c)];
+    const ops = batch(l, c);
+    ops[position] = overdraw(position === 0 ? l : c, position === 0 ? 'ledger' : 'custody');
+    if (position === 1) ops.splice(2, 2);
+    const id = `t-${randomUUID()}`;
+    const err = await failureOf(executeTransaction(shared.target(), { id, mode: 'saga', operations: ops }));
+    expect(err.type).toBe('InsufficientFunds');
+    expect(err.transaction?.status).toBe('ROLLED_BACK');
+    expect(err.transaction?.operations.slice(0, position).map((o) => o.status)).toEqual(Array(position).fill('undone'));
+    expect([await snapshot(l), await snapshot(c)]).toEqual(before);
+    expect((await rowsOf(l, id)) + (await rowsOf(c, id))).toBe(0);
+  });
+});
+
 describe('bad input is rejected before any write', () => {
   const target = () => shared.target();
   const expectRejected = async (request: unknown, message: RegExp, type = 'ValidationError') => {

@@ -82,4 +82,16 @@ describe('hybrid logical clock', () => {
       ),
     );
   });
+
+  test("a stamp given out on the clock's behalf (by a trigger) is taken in: the next stamp is above it; an older one changes nothing", () => {
+    const { read } = steppedClock(5_000);
+    const clock = new HybridClock('a', read);
+    clock.now();
+    clock.observe({ wall: 5_000, logical: 7, node: 'a' });
+    expect(clock.now()).toEqual({ wall: 5_000, logical: 8, node: 'a' });
+    clock.observe({ wall: 4_000, logical: 99, node: 'a' });
+    expect(clock.now()).toEqual({ wall: 5_000, logical: 9, node: 'a' });
+    clock.observe({ wall: 9_000, logical: 0, node: 'db:x' });
+    expect(clock.now()).toEqual({ wall: 9_000, logical: 1, node: 'a' });
+  });
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_PREPARED_TIMEOUT_MS, runInvariantChecks } from '../../db/invariants';
+import { checkTxcoreInvariants } from '../../db/invariants-txcore';
 import { handler, positiveInt } from './command';
 import { failed, note, paint, printJson, printLine } from './printer';
 
@@ -9,7 +10,8 @@ export function registerCheckCommand(program: Command): void {
     .command('check')
     .description(
       'check the invariants against DATABASE_URL: balanced books, balances equal their transfers and holds, holds within ' +
-        'their amounts, open holds owned by running sagas (asks Temporal when TEMPORAL_ADDRESS is set), stale prepared transactions',
+        'their amounts, open holds owned by running sagas (asks Temporal when TEMPORAL_ADDRESS is set), stale prepared transactions, ' +
+        'every change (transfers, holds, saga rows) with its change-log entry',
     )
     .option(
       '--prepared-timeout <seconds>',
@@ -23,6 +25,7 @@ export function registerCheckCommand(program: Command): void {
         const report = await runInvariantChecks(pool, {
           temporal,
           preparedTimeoutMs: o.preparedTimeout === undefined ? undefined : o.preparedTimeout * 1000,
+          extraChecks: [(p) => checkTxcoreInvariants(p)],
         });
         if (out.json) printJson({ ok: report.violations.length === 0, ...report });
         else {

@@ -4,14 +4,18 @@ import { captureIdFor, holdIdFor, transferIdFor } from '../../domain/ids';
 import type { OperationParams } from '../../domain/operations';
 import { opKey } from '../../domain/tx-ids';
 import { captureHold, placeHold, postTransfer, releaseHold } from '../ledger';
-import { findAccount } from '../queries/accounts';
+import { lockAccounts } from '../queries/accounts';
 import { findHold } from '../queries/holds';
 import type { OperationContext, OperationEffect } from './types';
 
 /** The ledger operations, on the ledger building blocks. Each returns its result and how to undo it. */
 
-async function refuseFrozen(client: PoolClient, accountId: string): Promise<void> {
-  const account = await findAccount(client, accountId);
+/**
+ * Refuses a movement out of a frozen account. Locks both accounts first (id order, as the
+ * building block that follows does), so a freeze cannot commit between this check and the move.
+ */
+async function refuseFrozen(client: PoolClient, accountId: string, otherAccountId: string): Promise<void> {
+  const account = (await lockAccounts(client, [accountId, otherAccountId])).get(accountId);
   if (account?.frozen) {
     throw new DomainError(
       'InvalidState',
@@ -39,7 +43,7 @@ export async function transfer(
   ctx: OperationContext,
   p: OperationParams<'ledger.transfer'>,
 ): Promise<OperationEffect> {
-  await refuseFrozen(client, p.debitAccountId);
+  await refuseFrozen(client, p.debitAccountId, p.creditAccountId);
   const key = opKey(ctx.txId, ctx.position);
   const { row } = await postTransfer(client, {
     id: transferIdFor(key),
@@ -66,7 +70,7 @@ export async function hold(
   ctx: OperationContext,
   p: OperationParams<'ledger.hold'>,
 ): Promise<OperationEffect> {
-  await refuseFrozen(client, p.debitAccountId);
+  await refuseFrozen(client, p.debitAccountId, p.creditAccountId);
   const key = opKey(ctx.txId, ctx.position);
   const { row } = await placeHold(client, {
     id: holdIdFor(key),
@@ -92,6 +96,9 @@ export async function capture(
 ): Promise<OperationEffect> {
   const key = opKey(ctx.txId, ctx.position);
   const holdId = holdIdOf(ctx, p);
+  // A capture moves the held funds out of the hold's debit account: not out of a frozen one.
+  const held = await findHold(client, holdId);
+  if (held) await refuseFrozen(client, held.debit_account_id, held.credit_account_id);
   const { row } = await captureHold(client, {
     transferId: captureIdFor(key),
     holdId,
