@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import type { Pool } from 'pg';
-import type { OperationOutcome, TransactionResult } from '../../domain/operations';
-import { formatAmount } from '../../domain/money';
+import type { TransactionResult } from '../../domain/operations';
 import { executeTransaction, getTransaction, TransactionFailedError } from '../transactions';
 import { handler } from './command';
 import { badInput, CliError, EXIT, printJson, printLine, printTable } from './printer';
@@ -25,23 +23,8 @@ function readRequest(source: string): unknown {
   }
 }
 
-/** "25000 USD" in a detail line becomes "250.00 USD", with the asset scales from PostgreSQL. */
-async function humanDetails(pool: Pool | undefined, outcomes: OperationOutcome[]): Promise<OperationOutcome[]> {
-  if (!pool) return outcomes;
-  const { rows } = await pool.query<{ code: string; scale: number }>('SELECT code, scale FROM assets');
-  return outcomes.map((o) => {
-    let detail = o.detail ?? '';
-    for (const { code, scale } of rows) {
-      detail = detail.replace(
-        new RegExp(`(?<![\\d.])(\\d+) ${code}\\b`, 'g'),
-        (_m, n: string) => `${formatAmount(BigInt(n), scale)} ${code}`,
-      );
-    }
-    return { ...o, detail };
-  });
-}
-
-async function printTransaction(pool: Pool | undefined, t: TransactionResult): Promise<void> {
+/** Detail lines already read as people read them (human decimals with the asset). */
+function printTransaction(t: TransactionResult): void {
   printLine(
     `transaction ${t.id} (${t.mode}) ${t.status}${t.decision ? `, decision ${t.decision}` : ''}${t.error ? `: ${t.error.type}: ${t.error.message}` : ''}`,
   );
@@ -53,7 +36,7 @@ async function printTransaction(pool: Pool | undefined, t: TransactionResult): P
       ['status', 'OUTCOME'],
       ['detail', 'DETAIL'],
     ],
-    (await humanDetails(pool, t.operations)).map((o) => ({ ...o })),
+    t.operations.map((o) => ({ ...o })),
   );
 }
 
@@ -68,16 +51,15 @@ export function registerTxCommands(program: Command): void {
       handler(async (ctx, out, file: string) => {
         const request = readRequest(file);
         const temporal = await ctx.temporal();
-        const pool = ctx.hasDatabase ? await ctx.db() : undefined;
         await requireWorker(temporal, ctx.taskQueue);
         try {
           const result = await executeTransaction({ temporal, taskQueue: ctx.taskQueue }, request as never);
           if (out.json) return printJson(result);
-          await printTransaction(pool, result);
+          printTransaction(result);
         } catch (err) {
           if (!(err instanceof TransactionFailedError)) throw err;
           if (out.json && err.transaction) printJson(err.transaction);
-          else if (err.transaction) await printTransaction(pool, err.transaction);
+          else if (err.transaction) printTransaction(err.transaction);
           throw new CliError(
             err.type,
             err.message,
@@ -95,7 +77,7 @@ export function registerTxCommands(program: Command): void {
         const result = await getTransaction({ temporal, taskQueue: ctx.taskQueue }, id);
         if (!result) throw badInput('NotFound', `no transaction with id ${id}`, 'run one with: txmgr tx run <file>');
         if (out.json) return printJson(result);
-        await printTransaction(ctx.hasDatabase ? await ctx.db() : undefined, result);
+        printTransaction(result);
         if (result.status !== 'COMMITTED' && result.status !== 'RUNNING') process.exitCode = EXIT.failed;
       }),
     );

@@ -2,9 +2,11 @@ import type { PoolClient } from 'pg';
 import { DomainError } from '../../domain/errors';
 import { captureIdFor, holdIdFor, transferIdFor } from '../../domain/ids';
 import type { OperationParams } from '../../domain/operations';
+import { formatAmount } from '../../domain/money';
 import { opKey } from '../../domain/tx-ids';
 import { captureHold, placeHold, postTransfer, releaseHold } from '../ledger';
 import { lockAccounts } from '../queries/accounts';
+import { findAssetScale } from '../queries/assets';
 import { findHold } from '../queries/holds';
 import type { OperationContext, OperationEffect } from './types';
 
@@ -23,6 +25,12 @@ async function refuseFrozen(client: PoolClient, accountId: string, otherAccountI
       { accountId },
     );
   }
+}
+
+/** An amount as a person reads it: human decimals with the asset (minor units when the asset is unknown). */
+async function human(client: PoolClient, amount: bigint | string, asset: string): Promise<string> {
+  const scale = await findAssetScale(client, asset);
+  return scale === undefined ? `${amount} minor units of ${asset}` : `${formatAmount(BigInt(amount), scale)} ${asset}`;
 }
 
 const holdIdOf = (ctx: OperationContext, p: { holdId?: string; holdOperation?: number }): string =>
@@ -62,7 +70,7 @@ export async function transfer(
     asset: row.asset,
     amount: row.amount,
   };
-  return { ref: row.id, detail: `transfer ${row.amount} ${row.asset}`, result: { transferId: row.id }, undo };
+  return { ref: row.id, detail: `transfer ${await human(client, row.amount, row.asset)}`, result: { transferId: row.id }, undo };
 }
 
 export async function hold(
@@ -83,7 +91,7 @@ export async function hold(
   });
   return {
     ref: row.id,
-    detail: `hold ${row.amount} ${row.asset}`,
+    detail: `hold ${await human(client, row.amount, row.asset)}`,
     result: { holdId: row.id },
     undo: { kind: 'release', holdId: row.id },
   };
@@ -116,7 +124,7 @@ export async function capture(
   };
   return {
     ref: row.id,
-    detail: `capture ${row.amount} ${row.asset} of hold ${holdId}`,
+    detail: `capture ${await human(client, row.amount, row.asset)} of hold ${holdId}`,
     result: { transferId: row.id, holdId },
     undo,
   };
@@ -135,7 +143,7 @@ export async function release(
   const { released, hold: row } = await releaseHold(client, holdId);
   return {
     ref: holdId,
-    detail: `release ${released} ${row?.asset ?? ''} of hold ${holdId}`.trimEnd(),
+    detail: row ? `release ${await human(client, released, row.asset)} of hold ${holdId}` : `release nothing of hold ${holdId}`,
     result: { holdId, released: released.toString() },
     undo: null,
   };
@@ -145,8 +153,8 @@ export async function undoLedger(client: PoolClient, ctx: OperationContext, undo
   const u = undo as ReverseTransfer | { kind: 'release'; holdId: string } | null;
   if (!u) return 'nothing to undo';
   if (u.kind === 'release') {
-    const { released } = await releaseHold(client, u.holdId);
-    return `released ${released} of hold ${u.holdId}`;
+    const { released, hold: row } = await releaseHold(client, u.holdId);
+    return row ? `released ${await human(client, released, row.asset)} of hold ${u.holdId}` : `nothing held by ${u.holdId}`;
   }
   const { row } = await postTransfer(client, {
     id: u.id,
