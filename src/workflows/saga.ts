@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   defineQuery,
   defineSignal,
   log,
@@ -49,6 +50,8 @@ export interface SagaState {
 export interface SagaOptions {
   /** How long the saga's own work may take, transient faults included; default 24 hours. */
   deadlineMs?: number;
+  /** A run continued from one past its point of no return: the steps that run did. */
+  resumedAfter?: string[];
 }
 
 export const sagaStatusQuery = defineQuery<SagaState>('sagaStatus');
@@ -93,6 +96,10 @@ export class Saga {
       deadline: new Date(this.deadlineAt).toISOString(),
       cancelRequested: false,
     };
+    if (options.resumedAfter) {
+      this.state.stepsDone = [...options.resumedAfter];
+      this.pointOfNoReturn();
+    }
     CancellationScope.current().cancelRequested.catch(() => {
       this.state.cancelRequested = true;
     });
@@ -113,6 +120,11 @@ export class Saga {
 
   get status(): SagaStatus {
     return this.state.status;
+  }
+
+  /** The steps done so far (what a continued run carries). */
+  stepsDone(): string[] {
+    return [...this.state.stepsDone];
   }
 
   /**
@@ -189,6 +201,8 @@ export class Saga {
       this.setStatus('COMPLETED');
       return result;
     } catch (err) {
+      // Not a failure: the saga goes on in a new run (its compensation stack, if any, is carried by the caller).
+      if (err instanceof ContinueAsNew) throw err;
       this.state.failure = describe(err);
       if (this.compensations.length === 0) {
         this.setStatus('FAILED');
