@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -7,6 +8,7 @@ import {
   defineQuery,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -24,6 +26,7 @@ import {
   type WithdrawalResult,
   type WithdrawalResume,
 } from '../domain/withdrawal';
+import { DOMAIN_ERROR_TYPES } from '../domain/errors';
 import { ACCOUNT_ID } from '../temporal/search-attributes';
 import { COMPENSATION_OPTIONS } from './retry-policies';
 import { Saga } from './saga';
@@ -141,10 +144,40 @@ export async function withdrawCrypto(input: WithdrawalInput, carriedIn?: Withdra
 
     broadcastStarted = true;
     progress.phase = 'broadcasting';
-    const status: ChainProgress = await saga.step('broadcast', () => steps.broadcastWithdrawal({ withdrawalId }));
+    const status: ChainProgress = await saga
+      .step('broadcast', () => steps.broadcastWithdrawal({ withdrawalId }))
+      .catch((err: unknown) => afterUnansweredBroadcast(err));
     // The transaction may be on its way to the chain: nothing is undone from here on.
     saga.pointOfNoReturn();
     progress.txId = status.txId;
     return { valid, status };
+  }
+
+  /**
+   * The broadcast got no answer before the deadline (or the saga was cancelled meanwhile):
+   * the transaction may be on the chain. Fence it — abandon and release — and fail; if the
+   * chain has it, money is leaving: go on to its confirmations instead of compensating.
+   */
+  async function afterUnansweredBroadcast(err: unknown): Promise<ChainProgress> {
+    // A refusal (a domain error) is an answer; a fault, a timeout or a cancel is not.
+    const answered =
+      err instanceof ActivityFailure &&
+      err.cause instanceof ApplicationFailure &&
+      (err.cause.nonRetryable || (DOMAIN_ERROR_TYPES as readonly string[]).includes(err.cause.type ?? ''));
+    if (!(err instanceof ActivityFailure) || answered) throw err;
+    if (!patched('withdrawal-broadcast-unanswered')) throw err;
+    const reached = await CancellationScope.nonCancellable(() =>
+      undo.releaseWithdrawal({ withdrawalId, reason: 'the broadcast got no answer before the deadline' }).then(
+        () => false,
+        (e: unknown) => {
+          if (e instanceof ActivityFailure && e.cause instanceof ApplicationFailure && e.cause.type === 'InvalidState')
+            return true;
+          throw e;
+        },
+      ),
+    );
+    if (!reached) throw err;
+    // Asked again, idempotent by withdrawal id: the chain answers with the one transaction, and the row records it.
+    return CancellationScope.nonCancellable(() => chain.broadcastWithdrawal({ withdrawalId }));
   }
 }
