@@ -7,6 +7,7 @@ import {
   withdrawCrypto,
 } from '../../src/client/withdrawals';
 import { withdrawCrypto as withdrawWorkflow } from '../../src/workflows';
+import { createLogger } from '../../src/logger';
 import { balances, count, houseAccount } from '../helpers/fixtures';
 import { ChainSimProcess } from '../helpers/chain-sim';
 import { eventually, useTestContext } from '../helpers/context';
@@ -70,6 +71,29 @@ describe('crypto withdrawal saga', () => {
     const history = JSON.stringify(await ctx.temporal.workflow.getHandle(`withdrawal-${result.withdrawalId}`).fetchHistory());
     expect(history).not.toContain(otp);
     expect(history).not.toContain(c.secret);
+  });
+
+  test('neither the one-time code nor the TOTP secret reaches the log, accepted, refused or replayed', async () => {
+    const c = await customer(ctx.pool);
+    const [, otp] = await codes(c.secret);
+    const lines: string[] = [];
+    const logger = createLogger('trace', 'txmgr', { write: (line: string) => void lines.push(line) });
+    const wrong = String((Number(otp) + 500_000) % 1_000_000).padStart(6, '0');
+    await run(
+      async (tq) => {
+        const request = { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.01', otp, pollSeconds: POLL };
+        await withdrawCrypto(ctx.client(tq), request, TOTP_KEY);
+        expect((await failureOf(withdrawCrypto(ctx.client(tq), request, TOTP_KEY))).type).toBe('SecurityRejected');
+        expect((await failureOf(withdrawCrypto(ctx.client(tq), { ...request, otp: wrong }, TOTP_KEY))).type).toBe(
+          'SecurityRejected',
+        );
+      },
+      { logger },
+    );
+    const text = lines.join('') + ((globalThis as { __txmgrLog?: string[] }).__txmgrLog ?? []).join('');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const code of [otp, wrong]) expect(text).not.toMatch(new RegExp(`(?<![0-9])${code}(?![0-9])`));
+    expect(text).not.toContain(c.secret);
   });
 
   test('a one-time code is accepted once: the same code again is refused, nothing held or sent', async () => {
