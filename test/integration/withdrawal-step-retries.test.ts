@@ -127,6 +127,29 @@ describe('withdrawal steps retried late', () => {
   });
 });
 
+describe('steps that arrive after their compensation', () => {
+  test('a hold placed after the release ran places nothing; a broadcast arriving after it is not sent', async () => {
+    const c = await customer(ctx.pool);
+    const acts = activitiesAt(new Date());
+    const valid = validFor(c, '1000000');
+    // The saga gave up on a hold attempt and compensated; the abandoned attempt then commits.
+    await acts.releaseWithdrawal({ withdrawalId: valid.withdrawalId, reason: 'cancelled' });
+    expect(await errorOf(acts.holdWithdrawal(valid))).toMatchObject({ type: 'HoldNotOpen' });
+    expect(await count(ctx.pool, 'SELECT 1 FROM withdrawals WHERE id = $1', [valid.withdrawalId])).toBe(0);
+    expect((await balances(ctx.pool, c.accountId)).debitsPending).toBe(0n);
+    // A broadcast request still on its way reaches the node after the compensation: refused, nothing sent.
+    const late = await gatewayFor(sim).broadcast({
+      withdrawalId: valid.withdrawalId,
+      asset: 'BTC',
+      address: c.address,
+      amount: '1000000',
+    });
+    expect(late.state).toBe('abandoned');
+    expect(await sim.sent(valid.withdrawalId)).toEqual([]);
+    expect(await errorOf(acts.broadcastWithdrawal({ withdrawalId: valid.withdrawalId }))).toMatchObject({ type: 'NotFound' });
+  });
+});
+
 describe('the daily limit under concurrency and over time', () => {
   test('20 holds racing the limit: only what fits is held; a released one frees its share', async () => {
     const c = await customer(ctx.pool);

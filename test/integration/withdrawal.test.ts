@@ -184,6 +184,26 @@ describe('crypto withdrawal saga', () => {
     expect(b.debitsPending).toBe(0n);
   });
 
+  test('a cancel racing the broadcast (sent, answer not back yet) is refused, and the withdrawal completes once', async () => {
+    const c = await customer(ctx.pool);
+    const [, otp] = await codes(c.secret);
+    await sim.fault({ kind: 'timeout', address: c.address, delayMs: 1_000, calls: 1 });
+    await run(async (tq) => {
+      const { withdrawalId, workflowId } = await startWithdrawal(
+        ctx.client(tq),
+        { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.1', otp, pollSeconds: POLL },
+        TOTP_KEY,
+      );
+      await eventually(async () => (await sim.sent(withdrawalId)).length === 1);
+      const answer = await cancelWithdrawal(ctx.client(tq), withdrawalId, 'too late');
+      expect(answer.cancelled).toBe(false);
+      expect(answer.reason).toMatch(/already broadcast .* so it completes/);
+      const result = await ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId).result();
+      expect(result.status).toBe('COMPLETED');
+      expect((await sim.sent(withdrawalId))[0]?.broadcasts).toBe(1);
+    });
+  });
+
   test('cancel after the broadcast is refused with a reason, and the withdrawal completes', async () => {
     const c = await customer(ctx.pool);
     const [, otp] = await codes(c.secret);
