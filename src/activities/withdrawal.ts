@@ -3,7 +3,7 @@ import { canonicalAddress } from '../domain/address';
 import { cleanReason } from '../domain/config-text';
 import { DomainError, validationError } from '../domain/errors';
 import { holdIdFor } from '../domain/ids';
-import { formatAmount } from '../domain/money';
+import { formatAmount, MAX_AMOUNT } from '../domain/money';
 import { describeIssues } from '../domain/schemas';
 import { withdrawalHoldKey, WithdrawalInput, type ValidWithdrawal } from '../domain/withdrawal';
 import { placeHold, releaseHold } from '../db/ledger';
@@ -97,6 +97,18 @@ export function createWithdrawalActivities(deps: ActivityDeps) {
             field: 'amount',
           },
         );
+      }
+      const fee = BigInt(rule.network_fee);
+      if (fee > amount) {
+        throw validationError(`amount: ${human(input.amount)} is less than the network fee of ${human(rule.network_fee)}`, {
+          field: 'amount',
+        });
+      }
+      // The hold is amount plus fee, and must fit the ledger's numeric(38,0) like every amount.
+      if (amount + fee > MAX_AMOUNT) {
+        throw validationError(`amount: ${human(input.amount)} plus the network fee is more than the ledger can hold`, {
+          field: 'amount',
+        });
       }
       const valid: ValidWithdrawal = {
         withdrawalId: input.withdrawalId,

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { withdrawCrypto } from '../../src/client/withdrawals';
+import { upsertWithdrawalRule } from '../../src/db/queries/config-areas';
+import { withTransaction } from '../../src/db/transaction';
+import type { WithdrawalRule } from '../../src/domain/config';
 import { createActivities } from '../../src/activities';
 import type { ValidWithdrawal } from '../../src/domain/withdrawal';
 import { otpContext, seal } from '../../src/security/secret-box';
@@ -221,5 +224,58 @@ describe('amounts at the scale limit', () => {
     const b = await balances(ctx.pool, c.accountId);
     expect(b.balance).toBe(funds - 9_223_372_036_854_775_809n - 500_000_000_000_000n);
     expect(b.debitsPending).toBe(0n);
+  });
+});
+
+describe('amounts against the network fee and the ledger limit', () => {
+  test('an amount under the network fee, or one whose hold would not fit numeric(38,0), is refused naming amount', async () => {
+    const c = await customer(ctx.pool, { asset: 'ETH', funds: 10n ** 18n });
+    const max = (10n ** 38n - 1n).toString();
+    const rule = (over: Partial<WithdrawalRule>): WithdrawalRule => ({
+      asset: 'ETH',
+      minimum: '1',
+      perTransactionLimit: max,
+      dailyLimit: max,
+      networkFee: '500000000000000000',
+      confirmationsRequired: 2,
+      addressFormat: '^0x[0-9a-fA-F]{40}$',
+      ...over,
+    });
+    const setRule = (r: WithdrawalRule) => withTransaction(ctx.pool, 'test-rule', (tx) => upsertWithdrawalRule(tx, r, 1));
+    const validate = (amount: string) =>
+      errorOf(
+        activitiesAt(new Date()).validateWithdrawal({
+          withdrawalId: randomUUID(),
+          accountId: c.accountId,
+          asset: 'ETH',
+          address: c.address,
+          amount,
+          otpCiphertext: 'v1.a.b.c',
+        }),
+      );
+    const before = (await ctx.pool.query('SELECT * FROM withdrawal_rules WHERE asset = $1', ['ETH'])).rows[0];
+    try {
+      await setRule(rule({}));
+      expect(await validate('100000000000000000')).toMatchObject({
+        type: 'ValidationError',
+        message: 'amount: 0.100000000000000000 ETH is less than the network fee of 0.500000000000000000 ETH',
+      });
+      expect(await validate(max)).toMatchObject({
+        type: 'ValidationError',
+        message: expect.stringMatching(/^amount: .* plus the network fee is more than the ledger can hold$/),
+      });
+      // Equal to the fee, or just under the ledger's limit with it: accepted by validation.
+      expect(await validate('500000000000000000')).toBeUndefined();
+      expect(await validate((10n ** 38n - 1n - 500_000_000_000_000_000n).toString())).toBeUndefined();
+    } finally {
+      await setRule(
+        rule({
+          minimum: String(before.minimum),
+          perTransactionLimit: String(before.per_transaction_limit),
+          dailyLimit: String(before.daily_limit),
+          networkFee: String(before.network_fee),
+        }),
+      );
+    }
   });
 });
