@@ -88,7 +88,8 @@ export async function withdrawCrypto(input: WithdrawalInput, carriedIn?: Withdra
       awaitConfirmations({ withdrawalId, required: valid.confirmationsRequired, pollMs, pollsPerRun, status, progress }),
     );
     if (outcome.kind === 'continue') {
-      await condition(allHandlersFinished);
+      // Past the point of no return a cancel is answered, not obeyed: the hand-over must not be cancelled either.
+      await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
       const carried: WithdrawalResume = {
         valid,
         status: outcome.status,

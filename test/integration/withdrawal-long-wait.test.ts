@@ -71,4 +71,32 @@ describe('a long wait for confirmations', () => {
     expect(b.balance).toBe(500_000_000n - 10_005_000n);
     expect(b.debitsPending).toBe(0n);
   });
+
+  test('a workflow cancel during a long wait is answered: the next run takes over and the withdrawal completes', async () => {
+    const c = await customer(ctx.pool);
+    await sim.fault({ kind: 'slow', address: c.address, factor: 10 });
+    const [, otp] = await codes(c.secret);
+    const tq = ctx.taskQueue();
+    await ctx.withWorker(
+      tq,
+      async () => {
+        const { withdrawalId, workflowId } = await startWithdrawal(
+          ctx.client(tq),
+          { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.1', otp, pollSeconds: 0.2, pollsPerRun: 3 },
+          TOTP_KEY,
+        );
+        const handle = ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId);
+        const firstRunId = (await handle.describe()).runId;
+        await eventually(async () => (await withdrawalProgress(ctx.client(tq), withdrawalId)).phase === 'confirming');
+        await ctx.temporal.workflow.getHandle(workflowId, firstRunId).cancel();
+        expect((await handle.result()).status).toBe('COMPLETED');
+        expect((await handle.describe()).runId).not.toBe(firstRunId);
+        expect(await sim.sent(withdrawalId)).toHaveLength(1);
+      },
+      { chain: gatewayFor(sim), totpKey: TOTP_KEY },
+    );
+    const b = await balances(ctx.pool, c.accountId);
+    expect(b.balance).toBe(500_000_000n - 10_005_000n);
+    expect(b.debitsPending).toBe(0n);
+  });
 });
