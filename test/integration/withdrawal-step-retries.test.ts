@@ -77,6 +77,24 @@ describe('withdrawal steps retried late', () => {
     expect(again).toMatchObject({ type: 'SecurityRejected', message: expect.stringMatching(/^otp: .*already used/) });
   });
 
+  test('one code sent with 10 concurrent withdrawals is accepted for exactly one', async () => {
+    const c = await customer(ctx.pool);
+    const now = new Date();
+    const code = totpCode(c.secret, now);
+    const racing = Array.from({ length: 10 }, () => validFor(c, '1000000'));
+    const outcomes = await Promise.allSettled(
+      racing.map((valid) =>
+        activitiesAt(now).checkWithdrawalSecurity({ valid, otpCiphertext: seal(TOTP_KEY, code, otpContext(valid.withdrawalId)) }),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as { type?: string; message?: string }] : []));
+    expect(refused).toHaveLength(9);
+    for (const r of refused)
+      expect(r).toMatchObject({ type: 'SecurityRejected', message: expect.stringMatching(/already used/) });
+    expect(await count(ctx.pool, 'SELECT 1 FROM totp_used_codes WHERE account_id = $1', [c.accountId])).toBe(1);
+  });
+
   test('the code is judged at the time the withdrawal was submitted, not when a worker got to it', async () => {
     const c = await customer(ctx.pool);
     const submitted = new Date();
