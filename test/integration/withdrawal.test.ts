@@ -8,6 +8,7 @@ import {
 } from '../../src/client/withdrawals';
 import { withdrawCrypto as withdrawWorkflow } from '../../src/workflows';
 import { createLogger } from '../../src/logger';
+import { acceptedTimeStep } from '../../src/security/totp';
 import { balances, count, houseAccount } from '../helpers/fixtures';
 import { ChainSimProcess } from '../helpers/chain-sim';
 import { eventually, useTestContext } from '../helpers/context';
@@ -174,6 +175,41 @@ describe('crypto withdrawal saga', () => {
         expect(saga).toMatchObject({ status: 'COMPENSATED', compensationsRun: ['releaseWithdrawal'] });
         const view = await getWithdrawal(ctx.pool, withdrawalId);
         if (view) expect(view.status).toBe('RELEASED'); // the hold may have landed before the cancel reached it
+        expect(await sim.sent(withdrawalId)).toEqual([]);
+      });
+    } finally {
+      blocker.release();
+    }
+    const b = await balances(ctx.pool, c.accountId);
+    expect(b.balance).toBe(500_000_000n);
+    expect(b.debitsPending).toBe(0n);
+  });
+
+  test('cancel during the security check: nothing is held, nothing is sent', async () => {
+    const c = await customer(ctx.pool);
+    const [, otp] = await codes(c.secret);
+    const step = acceptedTimeStep(c.secret, otp, new Date()) as number;
+    // An uncommitted claim of the same time step makes the saga's security check wait.
+    const blocker = await ctx.pool.connect();
+    try {
+      await run(async (tq) => {
+        await blocker.query('BEGIN');
+        await blocker.query('INSERT INTO totp_used_codes (account_id, time_step, withdrawal_id) VALUES ($1, $2, $3)', [
+          c.accountId,
+          step,
+          randomUUID(),
+        ]);
+        const { withdrawalId, workflowId } = await startWithdrawal(
+          ctx.client(tq),
+          { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.1', otp, pollSeconds: POLL },
+          TOTP_KEY,
+        );
+        await eventually(async () => (await ctx.client(tq).sagaStatus(workflowId)).stepsDone.includes('validate'));
+        expect((await cancelWithdrawal(ctx.client(tq), withdrawalId, 'not me')).cancelled).toBe(true);
+        await blocker.query('ROLLBACK');
+        const f = await failureOf(ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId).result());
+        expect(f).toMatchObject({ type: 'WithdrawalCancelled', message: expect.stringMatching(/not me/) });
+        expect(await getWithdrawal(ctx.pool, withdrawalId)).toBeUndefined();
         expect(await sim.sent(withdrawalId)).toEqual([]);
       });
     } finally {
