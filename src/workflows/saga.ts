@@ -13,8 +13,12 @@ import {
   type ActivityOptions,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { DOMAIN_ERROR_TYPES } from '../domain/errors';
 import { SAGA_STATUS, SAGA_TYPE } from '../temporal/search-attributes';
 import { STEP_OPTIONS } from './retry-policies';
+
+/** Failure types that are a step's answer (never retried), as opposed to a fault that outlasted the retries. */
+const ANSWERS: readonly string[] = [...DOMAIN_ERROR_TYPES, 'DatabaseRejected'];
 
 /** Business deadline of a saga that names none. */
 export const DEFAULT_SAGA_DEADLINE_HOURS = 24;
@@ -209,6 +213,19 @@ export class Saga {
       } else {
         await this.compensate(this.state.failure, err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined);
         this.setStatus('COMPENSATED');
+      }
+      // A fault retried until the retry policy stopped at the deadline is not the step's answer.
+      if (
+        err instanceof ActivityFailure &&
+        err.cause instanceof ApplicationFailure &&
+        !err.cause.nonRetryable &&
+        !ANSWERS.includes(err.cause.type ?? '')
+      ) {
+        throw ApplicationFailure.create({
+          type: 'DeadlineExceeded',
+          message: `${this.state.sagaType} saga gave up on ${err.activityType} at its deadline ${this.state.deadline}: ${err.cause.message}`,
+          nonRetryable: true,
+        });
       }
       // Surface the domain error itself (err.cause.type on the client), not the activity wrapper.
       if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw err.cause;

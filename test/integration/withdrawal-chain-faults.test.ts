@@ -181,6 +181,30 @@ describe('withdrawal against chain faults', () => {
     });
   });
 
+  test('the simulator down for the whole deadline before the broadcast: DeadlineExceeded, released once the chain answers, nothing sent', async () => {
+    const c = await customer(ctx.pool);
+    const tq = ctx.taskQueue();
+    await sim.stop();
+    await withWorker(tq, async () => {
+      const { withdrawalId, workflowId } = await startWithdrawal(
+        ctx.client(tq),
+        { ...(await request(c)), deadlineSeconds: 6 },
+        TOTP_KEY,
+      );
+      const handle = ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId);
+      // The release must hear from the chain (abandon) before it frees the hold: it waits, however long.
+      await eventually(async () => {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.some((a) => a.activityType?.name === 'releaseWithdrawal' && (a.attempt ?? 0) >= 2);
+      }, 60_000);
+      await sim.start();
+      const f = await failureOf(handle.result());
+      expect([f.type, f.message]).toEqual(['DeadlineExceeded', expect.stringMatching(/did not answer/)]);
+      await expectReleased(c, withdrawalId);
+      expect(await sim.sent(withdrawalId)).toEqual([]);
+    });
+  });
+
   test('a node that is busy (HTTP 503) is retried until it answers', async () => {
     const c = await customer(ctx.pool);
     await sim.fault({ kind: 'error', address: c.address, calls: 2 });
