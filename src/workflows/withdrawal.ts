@@ -179,6 +179,6 @@ export async function withdrawCrypto(input: WithdrawalInput, carriedIn?: Withdra
     );
     if (!reached) throw err;
     // Asked again, idempotent by withdrawal id: the chain answers with the one transaction, and the row records it.
-    return CancellationScope.nonCancellable(() => chain.broadcastWithdrawal({ withdrawalId }));
+    return saga.step('broadcast', () => CancellationScope.nonCancellable(() => chain.broadcastWithdrawal({ withdrawalId })));
   }
 }

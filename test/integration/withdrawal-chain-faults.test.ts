@@ -171,7 +171,11 @@ describe('withdrawal against chain faults', () => {
       await sim.start();
       // The chain had it: money is leaving, so the saga goes forward instead of parking in COMPENSATION_FAILED.
       await eventually(async () => (await ctx.client(tq).sagaStatus(workflowId)).status !== 'RUNNING', 60_000);
-      expect((await ctx.client(tq).sagaStatus(workflowId)).status).toBe('COMPLETED');
+      expect(await ctx.client(tq).sagaStatus(workflowId)).toMatchObject({
+        status: 'COMPLETED',
+        stepsDone: ['validate', 'security', 'hold', 'broadcast', 'confirm', 'capture'],
+        pointOfNoReturn: 'broadcast',
+      });
       expect((await handle.result()).status).toBe('COMPLETED');
       expect((await getWithdrawal(ctx.pool, withdrawalId))?.status).toBe('COMPLETED');
       const sent = await sim.sent(withdrawalId);
