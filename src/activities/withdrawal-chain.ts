@@ -1,5 +1,6 @@
 import { ChainRejectedError, type ChainGateway, type ChainTxStatus } from '../chain/gateway';
-import { DomainError } from '../domain/errors';
+import { DomainError, validationError } from '../domain/errors';
+import { uuid } from '../domain/schemas';
 import { captureIdFor, transferIdFor } from '../domain/ids';
 import { withdrawalCaptureKey } from '../domain/withdrawal';
 import { captureHold, postTransfer } from '../db/ledger';
@@ -8,6 +9,17 @@ import { findWithdrawal, lockWithdrawal, updateWithdrawal } from '../db/queries/
 import { withTransaction } from '../db/transaction';
 import type { ActivityDeps } from './deps';
 import { currentScope, toActivityError, transactional } from './boundary';
+
+/**
+ * The withdrawal id in its canonical form (trimmed, lower case): the ledger compares UUIDs
+ * by value, but the chain keys by text, so an upper-case id from a starter would poll,
+ * abandon or fence an id the chain never saw.
+ */
+export function canonicalWithdrawalId(id: unknown): string {
+  const parsed = uuid.safeParse(id);
+  if (!parsed.success) throw validationError(`withdrawalId: ${JSON.stringify(id)} must be a UUID`, { field: 'withdrawalId' });
+  return parsed.data;
+}
 
 export function requireChain(deps: ActivityDeps): ChainGateway {
   if (!deps.chain) throw new Error('no chain gateway configured for this worker (set CHAIN_GATEWAY_URL)');
@@ -38,13 +50,11 @@ export function createWithdrawalChainActivities(deps: ActivityDeps) {
     broadcastWithdrawal: async (i: { withdrawalId: string }): Promise<ChainProgress> => {
       const scope = currentScope(deps, 'broadcastWithdrawal');
       try {
-        const row = await findWithdrawal(deps.pool, i.withdrawalId);
-        if (!row) throw new DomainError('NotFound', `withdrawal ${i.withdrawalId} has no hold`);
+        const withdrawalId = canonicalWithdrawalId(i.withdrawalId);
+        const row = await findWithdrawal(deps.pool, withdrawalId);
+        if (!row) throw new DomainError('NotFound', `withdrawal ${withdrawalId} has no hold`);
         if (row.status === 'RELEASED') {
-          throw new DomainError(
-            'InvalidState',
-            `withdrawal ${i.withdrawalId} was released (${row.reason ?? ''}); nothing is sent`,
-          );
+          throw new DomainError('InvalidState', `withdrawal ${withdrawalId} was released (${row.reason ?? ''}); nothing is sent`);
         }
         const sent = await requireChain(deps)
           .broadcast({ withdrawalId: row.id, asset: row.asset, address: row.address, amount: row.amount })
@@ -65,9 +75,15 @@ export function createWithdrawalChainActivities(deps: ActivityDeps) {
 
     /** Asks the chain how deep the withdrawal's transaction is, and records it. */
     withdrawalConfirmations: async (i: { withdrawalId: string }): Promise<ChainProgress> => {
-      const s = await requireChain(deps).status(i.withdrawalId);
+      let withdrawalId: string;
+      try {
+        withdrawalId = canonicalWithdrawalId(i.withdrawalId);
+      } catch (err) {
+        throw toActivityError(err);
+      }
+      const s = await requireChain(deps).status(withdrawalId);
       if (!s) return { state: 'unknown', confirmations: 0 };
-      await record('withdrawalConfirmations', i.withdrawalId, s);
+      await record('withdrawalConfirmations', withdrawalId, s);
       return { state: s.state, txId: s.txId, confirmations: s.confirmations };
     },
 
@@ -76,8 +92,9 @@ export function createWithdrawalChainActivities(deps: ActivityDeps) {
       deps,
       'completeWithdrawal',
       async (i: { withdrawalId: string; confirmations: number }, tx, scope): Promise<{ captureId: string }> => {
-        const row = await lockWithdrawal(tx, i.withdrawalId);
-        if (!row) throw new DomainError('NotFound', `withdrawal ${i.withdrawalId} does not exist`);
+        const withdrawalId = canonicalWithdrawalId(i.withdrawalId);
+        const row = await lockWithdrawal(tx, withdrawalId);
+        if (!row) throw new DomainError('NotFound', `withdrawal ${withdrawalId} does not exist`);
         const key = withdrawalCaptureKey(row.workflow_id);
         if (row.status === 'COMPLETED') return { captureId: captureIdFor(key) };
         if (row.status !== 'BROADCAST') {

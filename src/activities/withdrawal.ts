@@ -3,14 +3,14 @@ import { canonicalAddress } from '../domain/address';
 import { cleanReason } from '../domain/config-text';
 import { DomainError, validationError } from '../domain/errors';
 import { holdIdFor } from '../domain/ids';
-import { formatAmount } from '../domain/money';
+import { formatAmount, MAX_AMOUNT } from '../domain/money';
 import { describeIssues } from '../domain/schemas';
 import { withdrawalHoldKey, WithdrawalInput, type ValidWithdrawal } from '../domain/withdrawal';
 import { placeHold, releaseHold } from '../db/ledger';
 import { findAccount, findHouseAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
 import { listWithdrawalRules } from '../db/queries/config-areas';
-import { claimTimeStep, findAllowListEntry, findTotpSecret } from '../db/queries/withdrawal-security';
+import { claimTimeStep, findAllowListEntry, findClaimedTimeStep, findTotpSecret } from '../db/queries/withdrawal-security';
 import {
   insertWithdrawal,
   lockWithdrawal,
@@ -20,8 +20,8 @@ import {
   type WithdrawalRow,
 } from '../db/queries/withdrawals';
 import { loadTotpKey, open, otpContext, secretContext } from '../security/secret-box';
-import { acceptedTimeStep } from '../security/totp';
-import { createWithdrawalChainActivities, requireChain } from './withdrawal-chain';
+import { acceptedTimeStep, codeOfStep } from '../security/totp';
+import { canonicalWithdrawalId, createWithdrawalChainActivities, requireChain } from './withdrawal-chain';
 import type { ActivityDeps } from './deps';
 import { toActivityError, transactional, type ActivityScope } from './boundary';
 
@@ -54,6 +54,12 @@ async function checkDailyLimit(tx: PoolClient, v: ValidWithdrawal, now: Date, sc
       { field: 'amount' },
     );
   }
+}
+
+/** When the code was handed in: the workflow's start, never later than now (an unreadable time counts as now). */
+function submittedAt(iso: string | undefined, now: Date): Date {
+  const at = iso === undefined ? Number.NaN : Date.parse(iso);
+  return Number.isFinite(at) && at <= now.getTime() ? new Date(at) : now;
 }
 
 export function createWithdrawalActivities(deps: ActivityDeps) {
@@ -92,6 +98,18 @@ export function createWithdrawalActivities(deps: ActivityDeps) {
           },
         );
       }
+      const fee = BigInt(rule.network_fee);
+      if (fee > amount) {
+        throw validationError(`amount: ${human(input.amount)} is less than the network fee of ${human(rule.network_fee)}`, {
+          field: 'amount',
+        });
+      }
+      // The hold is amount plus fee, and must fit the ledger's numeric(38,0) like every amount.
+      if (amount + fee > MAX_AMOUNT) {
+        throw validationError(`amount: ${human(input.amount)} plus the network fee is more than the ledger can hold`, {
+          field: 'amount',
+        });
+      }
       const valid: ValidWithdrawal = {
         withdrawalId: input.withdrawalId,
         accountId: input.accountId,
@@ -110,7 +128,7 @@ export function createWithdrawalActivities(deps: ActivityDeps) {
     checkWithdrawalSecurity: transactional(
       deps,
       'checkWithdrawalSecurity',
-      async (i: { valid: ValidWithdrawal; otpCiphertext: string }, tx): Promise<{ timeStep: number }> => {
+      async (i: { valid: ValidWithdrawal; otpCiphertext: string; submittedAt?: string }, tx): Promise<{ timeStep: number }> => {
         const v = i.valid;
         await requireUserAccount(tx, v.accountId, v.asset);
         const entry = await findAllowListEntry(tx, v.accountId, v.asset, v.address);
@@ -130,7 +148,12 @@ export function createWithdrawalActivities(deps: ActivityDeps) {
         if (secret === undefined)
           throw new Error(`the TOTP secret of account ${v.accountId} does not open with this worker's key`);
         const code = open(key(), i.otpCiphertext, otpContext(v.withdrawalId));
-        const step = code === undefined ? undefined : acceptedTimeStep(secret, code, now());
+        // A retry whose first attempt committed finds its own claim: the code has expired since, but it was accepted.
+        const claimed = await findClaimedTimeStep(tx, v.accountId, v.withdrawalId);
+        if (claimed !== undefined && code !== undefined && codeOfStep(secret, code, claimed)) return { timeStep: claimed };
+        // The code is judged at the time the withdrawal was submitted, not when a worker got to it:
+        // a worker or database down for a minute must not turn a good code into a refusal.
+        const step = code === undefined ? undefined : acceptedTimeStep(secret, code, submittedAt(i.submittedAt, now()));
         if (step === undefined) throw security('otp: the one-time code is wrong or expired', 'otp');
         const holder = await claimTimeStep(tx, v.accountId, step, v.withdrawalId);
         if (holder !== v.withdrawalId) throw security('otp: this one-time code was already used; wait for the next one', 'otp');
@@ -184,7 +207,13 @@ export function createWithdrawalActivities(deps: ActivityDeps) {
      * or confirmed, money may have left: the hold stays and an operator decides. Then, in
      * one transaction, the hold is released (or tombstoned, so a late hold places nothing).
      */
-    releaseWithdrawal: async (i: { withdrawalId: string; reason: string }): Promise<{ released: string }> => {
+    releaseWithdrawal: async (request: { withdrawalId: string; reason: string }): Promise<{ released: string }> => {
+      let i: { withdrawalId: string; reason: string };
+      try {
+        i = { ...request, withdrawalId: canonicalWithdrawalId(request.withdrawalId) };
+      } catch (err) {
+        throw toActivityError(err);
+      }
       const outcome = await requireChain(deps).abandon(i.withdrawalId);
       if (!outcome.abandoned) {
         throw toFailure(

@@ -10,6 +10,9 @@ const TxStatus = z.object({
   height: z.number().int().min(0),
 });
 
+/** Client-error codes that mean "try again later", not "no". */
+const TRANSIENT_4XX = new Set([408, 425, 429]);
+
 export interface HttpGatewayOptions {
   /** e.g. http://127.0.0.1:18443 */
   baseUrl: string;
@@ -53,8 +56,11 @@ export class HttpChainGateway implements ChainGateway {
   private failure(status: number, body: unknown, what: string): Error {
     const reason = (body as { reason?: unknown } | undefined)?.reason;
     const text = typeof reason === 'string' ? reason : JSON.stringify(body);
-    // 4xx is the chain's answer; anything else (5xx, an unexpected code) is a fault to retry.
-    if (status >= 400 && status < 500) return new ChainRejectedError(`chain refused the ${what}: ${text}`);
+    // 4xx is the chain's answer; anything else (5xx, an unexpected code) is a fault to retry, and so are
+    // the 4xx that say "not now" (request timeout, too early, too many requests): faults are not outcomes.
+    if (status >= 400 && status < 500 && !TRANSIENT_4XX.has(status)) {
+      return new ChainRejectedError(`chain refused the ${what}: ${text}`);
+    }
     return new Error(`chain gateway ${what} failed with HTTP ${status}: ${text}`);
   }
 

@@ -41,6 +41,7 @@ export const WithdrawalRequest = z
     withdrawalId: uuid.optional(),
     pollSeconds: z.number().optional(),
     deadlineSeconds: z.number().int().optional(),
+    pollsPerRun: z.number().int().optional(),
   })
   .strict();
 export type WithdrawalRequest = z.input<typeof WithdrawalRequest>;
@@ -87,6 +88,7 @@ export async function startWithdrawal(
       otpCiphertext: seal(key, r.otp, otpContext(withdrawalId)),
       pollSeconds: r.pollSeconds,
       deadlineSeconds: r.deadlineSeconds,
+      pollsPerRun: r.pollsPerRun,
     },
     'withdrawal',
   );

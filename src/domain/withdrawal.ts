@@ -18,6 +18,8 @@ export const WithdrawalInput = z
     otpCiphertext: z.string({ error: 'otpCiphertext must be a string' }).min(1).max(512),
     /** Seconds between confirmation checks (default 30; tests use less). */
     pollSeconds: z.number({ error: 'pollSeconds must be a number' }).min(0.05).max(3600).optional(),
+    /** Confirmation checks per workflow run before the wait continues in a new run (default 400; tests use less). */
+    pollsPerRun: z.number().int().min(1).max(10_000).optional(),
     /** How long transient faults are retried before the saga gives up; default WITHDRAWAL_DEADLINE_HOURS. */
     deadlineSeconds: z
       .number()
@@ -67,6 +69,14 @@ export interface WithdrawalProgress {
   confirmationsRequired: number;
   reorgs: number;
   rebroadcasts: number;
+}
+
+/** What a run waiting for confirmations hands to the next (continueAsNew): past the broadcast, nothing to undo. */
+export interface WithdrawalResume {
+  valid: ValidWithdrawal;
+  status: { state: 'pending' | 'confirmed' | 'dropped' | 'abandoned' | 'unknown'; txId?: string; confirmations: number };
+  progress: WithdrawalProgress;
+  stepsDone: string[];
 }
 
 export interface CancelWithdrawalResult {

@@ -23,5 +23,10 @@ export function acceptedTimeStep(secretBase32: string, code: string, now: Date):
   return Math.floor(now.getTime() / 1000 / PERIOD) + delta;
 }
 
+/** Whether `code` is the code of TOTP time step `step` (a retry re-checking the step it claimed). */
+export function codeOfStep(secretBase32: string, code: string, step: number): boolean {
+  return /^[0-9]{6}$/.test(code) && totpOf(secretBase32).generate({ timestamp: step * PERIOD * 1000 }) === code;
+}
+
 /** The code for `at` (tests and the demo play the authenticator app). */
 export const totpCode = (secretBase32: string, at: Date): string => totpOf(secretBase32).generate({ timestamp: at.getTime() });

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   defineQuery,
   defineSignal,
   log,
@@ -12,8 +13,12 @@ import {
   type ActivityOptions,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { DOMAIN_ERROR_TYPES } from '../domain/errors';
 import { SAGA_STATUS, SAGA_TYPE } from '../temporal/search-attributes';
 import { STEP_OPTIONS } from './retry-policies';
+
+/** Failure types that are a step's answer (never retried), as opposed to a fault that outlasted the retries. */
+const ANSWERS: readonly string[] = [...DOMAIN_ERROR_TYPES, 'DatabaseRejected'];
 
 /** Business deadline of a saga that names none. */
 export const DEFAULT_SAGA_DEADLINE_HOURS = 24;
@@ -49,6 +54,8 @@ export interface SagaState {
 export interface SagaOptions {
   /** How long the saga's own work may take, transient faults included; default 24 hours. */
   deadlineMs?: number;
+  /** A run continued from one past its point of no return: the steps that run did. */
+  resumedAfter?: string[];
 }
 
 export const sagaStatusQuery = defineQuery<SagaState>('sagaStatus');
@@ -93,6 +100,10 @@ export class Saga {
       deadline: new Date(this.deadlineAt).toISOString(),
       cancelRequested: false,
     };
+    if (options.resumedAfter) {
+      this.state.stepsDone = [...options.resumedAfter];
+      this.pointOfNoReturn();
+    }
     CancellationScope.current().cancelRequested.catch(() => {
       this.state.cancelRequested = true;
     });
@@ -113,6 +124,11 @@ export class Saga {
 
   get status(): SagaStatus {
     return this.state.status;
+  }
+
+  /** The steps done so far (what a continued run carries). */
+  stepsDone(): string[] {
+    return [...this.state.stepsDone];
   }
 
   /**
@@ -189,12 +205,27 @@ export class Saga {
       this.setStatus('COMPLETED');
       return result;
     } catch (err) {
+      // Not a failure: the saga goes on in a new run (its compensation stack, if any, is carried by the caller).
+      if (err instanceof ContinueAsNew) throw err;
       this.state.failure = describe(err);
       if (this.compensations.length === 0) {
         this.setStatus('FAILED');
       } else {
         await this.compensate(this.state.failure, err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined);
         this.setStatus('COMPENSATED');
+      }
+      // A fault retried until the retry policy stopped at the deadline is not the step's answer.
+      if (
+        err instanceof ActivityFailure &&
+        err.cause instanceof ApplicationFailure &&
+        !err.cause.nonRetryable &&
+        !ANSWERS.includes(err.cause.type ?? '')
+      ) {
+        throw ApplicationFailure.create({
+          type: 'DeadlineExceeded',
+          message: `${this.state.sagaType} saga gave up on ${err.activityType} at its deadline ${this.state.deadline}: ${err.cause.message}`,
+          nonRetryable: true,
+        });
       }
       // Surface the domain error itself (err.cause.type on the client), not the activity wrapper.
       if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw err.cause;

@@ -149,6 +149,66 @@ describe('withdrawal against chain faults', () => {
     });
   });
 
+  test('the simulator down past the deadline after it took the broadcast: fenced, found on the chain, completed', async () => {
+    const c = await customer(ctx.pool);
+    // The node records the transaction and holds back its answer; then it goes away past the saga's deadline.
+    await sim.fault({ kind: 'timeout', address: c.address, delayMs: 5_000, calls: 1 });
+    const tq = ctx.taskQueue();
+    await withWorker(tq, async () => {
+      const { withdrawalId, workflowId } = await startWithdrawal(
+        ctx.client(tq),
+        { ...(await request(c)), deadlineSeconds: 8 },
+        TOTP_KEY,
+      );
+      await eventually(async () => (await sim.sent(withdrawalId)).length === 1);
+      await sim.stop();
+      const handle = ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId);
+      // The deadline passed with the broadcast unanswered: the saga asks the chain to abandon it, and waits for the chain.
+      await eventually(async () => {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.some((a) => a.activityType?.name === 'releaseWithdrawal' && (a.attempt ?? 0) >= 2);
+      }, 60_000);
+      await sim.start();
+      // The chain had it: money is leaving, so the saga goes forward instead of parking in COMPENSATION_FAILED.
+      await eventually(async () => (await ctx.client(tq).sagaStatus(workflowId)).status !== 'RUNNING', 60_000);
+      expect(await ctx.client(tq).sagaStatus(workflowId)).toMatchObject({
+        status: 'COMPLETED',
+        stepsDone: ['validate', 'security', 'hold', 'broadcast', 'confirm', 'capture'],
+        pointOfNoReturn: 'broadcast',
+      });
+      expect((await handle.result()).status).toBe('COMPLETED');
+      expect((await getWithdrawal(ctx.pool, withdrawalId))?.status).toBe('COMPLETED');
+      const sent = await sim.sent(withdrawalId);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.state).toBe('confirmed');
+      expect((await balances(ctx.pool, c.accountId)).balance).toBe(FUNDS - 10_005_000n);
+    });
+  });
+
+  test('the simulator down for the whole deadline before the broadcast: DeadlineExceeded, released once the chain answers, nothing sent', async () => {
+    const c = await customer(ctx.pool);
+    const tq = ctx.taskQueue();
+    await sim.stop();
+    await withWorker(tq, async () => {
+      const { withdrawalId, workflowId } = await startWithdrawal(
+        ctx.client(tq),
+        { ...(await request(c)), deadlineSeconds: 6 },
+        TOTP_KEY,
+      );
+      const handle = ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId);
+      // The release must hear from the chain (abandon) before it frees the hold: it waits, however long.
+      await eventually(async () => {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.some((a) => a.activityType?.name === 'releaseWithdrawal' && (a.attempt ?? 0) >= 2);
+      }, 60_000);
+      await sim.start();
+      const f = await failureOf(handle.result());
+      expect([f.type, f.message]).toEqual(['DeadlineExceeded', expect.stringMatching(/did not answer/)]);
+      await expectReleased(c, withdrawalId);
+      expect(await sim.sent(withdrawalId)).toEqual([]);
+    });
+  });
+
   test('a node that is busy (HTTP 503) is retried until it answers', async () => {
     const c = await customer(ctx.pool);
     await sim.fault({ kind: 'error', address: c.address, calls: 2 });

@@ -61,6 +61,21 @@ describe('withdrawal bad input is refused naming the field; nothing held or sent
       async () => {
         const cases: Array<[string, () => Customer, (otp: string) => Partial<WithdrawalRequest>, string, RegExp]> = [
           ['malformed address', () => btc, () => ({ address: 'bc1qnotanaddress' }), 'ValidationError', /^address: /],
+          ['address with a NUL', () => btc, () => ({ address: `${btc.address}\u0000` }), 'ValidationError', /^address: /],
+          [
+            'address with a space inside',
+            () => btc,
+            () => ({ address: `${btc.address.slice(0, 10)} ${btc.address.slice(10)}` }),
+            'ValidationError',
+            /^address: /,
+          ],
+          [
+            'address in full-width characters',
+            () => btc,
+            () => ({ address: [...btc.address].map((ch) => String.fromCodePoint(ch.codePointAt(0)! + 0xfee0)).join('') }),
+            'ValidationError',
+            /^address: /,
+          ],
           [
             'base58 checksum',
             () => btc,
@@ -211,13 +226,17 @@ describe('withdrawal bad input is refused naming the field; nothing held or sent
   test('refused by the client before anything starts: scale, types, code format', async () => {
     const tq = ctx.taskQueue();
     const base = { accountId: btc.accountId, asset: 'BTC', address: btc.address, amount: '0.1', otp: '123456' };
-    const bad: Array<[Partial<Record<keyof typeof base, unknown>>, RegExp]> = [
+    const bad: Array<[Partial<Record<keyof typeof base | 'withdrawalId', unknown>>, RegExp]> = [
       [{ amount: '0.000000001' }, /^amount has 9 decimal places but the asset allows 8/],
       [{ amount: '-1' }, /^amount must be a plain positive decimal/],
       [{ amount: 0.5 }, /amount: amount must be a decimal string/],
       [{ otp: '12345' }, /otp: otp must be 6 digits/],
       [{ accountId: 'not-a-uuid' }, /accountId: must be a UUID/],
       [{ asset: 'DOGE' }, /^asset: unknown asset "DOGE"/],
+      [{ address: '€'.repeat(10_000) }, /address: address must be at most 128 characters/],
+      [{ amount: '1e3' }, /^amount /],
+      [{ amount: '9'.repeat(40) }, /^amount /],
+      [{ withdrawalId: 'ABC' }, /withdrawalId: must be a UUID/],
     ];
     for (const [change, message] of bad) {
       const err = await startWithdrawal(ctx.client(tq), { ...base, ...change } as WithdrawalRequest, TOTP_KEY).catch(

@@ -7,6 +7,8 @@ import {
   withdrawCrypto,
 } from '../../src/client/withdrawals';
 import { withdrawCrypto as withdrawWorkflow } from '../../src/workflows';
+import { createLogger } from '../../src/logger';
+import { acceptedTimeStep } from '../../src/security/totp';
 import { balances, count, houseAccount } from '../helpers/fixtures';
 import { ChainSimProcess } from '../helpers/chain-sim';
 import { eventually, useTestContext } from '../helpers/context';
@@ -70,6 +72,29 @@ describe('crypto withdrawal saga', () => {
     const history = JSON.stringify(await ctx.temporal.workflow.getHandle(`withdrawal-${result.withdrawalId}`).fetchHistory());
     expect(history).not.toContain(otp);
     expect(history).not.toContain(c.secret);
+  });
+
+  test('neither the one-time code nor the TOTP secret reaches the log, accepted, refused or replayed', async () => {
+    const c = await customer(ctx.pool);
+    const [, otp] = await codes(c.secret);
+    const lines: string[] = [];
+    const logger = createLogger('trace', 'txmgr', { write: (line: string) => void lines.push(line) });
+    const wrong = String((Number(otp) + 500_000) % 1_000_000).padStart(6, '0');
+    await run(
+      async (tq) => {
+        const request = { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.01', otp, pollSeconds: POLL };
+        await withdrawCrypto(ctx.client(tq), request, TOTP_KEY);
+        expect((await failureOf(withdrawCrypto(ctx.client(tq), request, TOTP_KEY))).type).toBe('SecurityRejected');
+        expect((await failureOf(withdrawCrypto(ctx.client(tq), { ...request, otp: wrong }, TOTP_KEY))).type).toBe(
+          'SecurityRejected',
+        );
+      },
+      { logger },
+    );
+    const text = lines.join('') + ((globalThis as { __txmgrLog?: string[] }).__txmgrLog ?? []).join('');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const code of [otp, wrong]) expect(text).not.toMatch(new RegExp(`(?<![0-9])${code}(?![0-9])`));
+    expect(text).not.toContain(c.secret);
   });
 
   test('a one-time code is accepted once: the same code again is refused, nothing held or sent', async () => {
@@ -158,6 +183,61 @@ describe('crypto withdrawal saga', () => {
     const b = await balances(ctx.pool, c.accountId);
     expect(b.balance).toBe(500_000_000n);
     expect(b.debitsPending).toBe(0n);
+  });
+
+  test('cancel during the security check: nothing is held, nothing is sent', async () => {
+    const c = await customer(ctx.pool);
+    const [, otp] = await codes(c.secret);
+    const step = acceptedTimeStep(c.secret, otp, new Date()) as number;
+    // An uncommitted claim of the same time step makes the saga's security check wait.
+    const blocker = await ctx.pool.connect();
+    try {
+      await run(async (tq) => {
+        await blocker.query('BEGIN');
+        await blocker.query('INSERT INTO totp_used_codes (account_id, time_step, withdrawal_id) VALUES ($1, $2, $3)', [
+          c.accountId,
+          step,
+          randomUUID(),
+        ]);
+        const { withdrawalId, workflowId } = await startWithdrawal(
+          ctx.client(tq),
+          { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.1', otp, pollSeconds: POLL },
+          TOTP_KEY,
+        );
+        await eventually(async () => (await ctx.client(tq).sagaStatus(workflowId)).stepsDone.includes('validate'));
+        expect((await cancelWithdrawal(ctx.client(tq), withdrawalId, 'not me')).cancelled).toBe(true);
+        await blocker.query('ROLLBACK');
+        const f = await failureOf(ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId).result());
+        expect(f).toMatchObject({ type: 'WithdrawalCancelled', message: expect.stringMatching(/not me/) });
+        expect(await getWithdrawal(ctx.pool, withdrawalId)).toBeUndefined();
+        expect(await sim.sent(withdrawalId)).toEqual([]);
+      });
+    } finally {
+      blocker.release();
+    }
+    const b = await balances(ctx.pool, c.accountId);
+    expect(b.balance).toBe(500_000_000n);
+    expect(b.debitsPending).toBe(0n);
+  });
+
+  test('a cancel racing the broadcast (sent, answer not back yet) is refused, and the withdrawal completes once', async () => {
+    const c = await customer(ctx.pool);
+    const [, otp] = await codes(c.secret);
+    await sim.fault({ kind: 'timeout', address: c.address, delayMs: 1_000, calls: 1 });
+    await run(async (tq) => {
+      const { withdrawalId, workflowId } = await startWithdrawal(
+        ctx.client(tq),
+        { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.1', otp, pollSeconds: POLL },
+        TOTP_KEY,
+      );
+      await eventually(async () => (await sim.sent(withdrawalId)).length === 1);
+      const answer = await cancelWithdrawal(ctx.client(tq), withdrawalId, 'too late');
+      expect(answer.cancelled).toBe(false);
+      expect(answer.reason).toMatch(/already broadcast .* so it completes/);
+      const result = await ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId).result();
+      expect(result.status).toBe('COMPLETED');
+      expect((await sim.sent(withdrawalId))[0]?.broadcasts).toBe(1);
+    });
   });
 
   test('cancel after the broadcast is refused with a reason, and the withdrawal completes', async () => {

@@ -23,8 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => sim.dispose());
 
-async function save(name: string, workflowId: string): Promise<void> {
-  const history = await ctx.temporal.workflow.getHandle(workflowId).fetchHistory();
+async function save(name: string, workflowId: string, runId?: string): Promise<void> {
+  const history = await ctx.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
   fs.writeFileSync(path.join(OUT, `${name}.json`), historyToJSON(history));
 }
 
@@ -112,4 +112,59 @@ test('record withdrawal histories', async () => {
   } finally {
     blocker.release();
   }
+});
+
+test('record the continued and the unanswered-broadcast withdrawal histories', async () => {
+  const tq = ctx.taskQueue();
+  const client = ctx.client(tq);
+  await ctx.withWorker(
+    tq,
+    async () => {
+      // A slow chain: the wait goes on in new runs; the first and the last run are both on file.
+      const slow = await customer(ctx.pool);
+      await sim.fault({ kind: 'slow', factor: 12, address: slow.address });
+      const [, otp] = await codes(slow.secret);
+      const continued = await startWithdrawal(
+        client,
+        { accountId: slow.accountId, asset: 'BTC', address: slow.address, amount: '0.1', otp, pollSeconds: 0.2, pollsPerRun: 2 },
+        TOTP_KEY,
+      );
+      const handle = ctx.temporal.workflow.getHandle<typeof withdrawCrypto>(continued.workflowId);
+      const firstRunId = (await handle.describe()).runId;
+      expect((await handle.result()).status).toBe('COMPLETED');
+      const lastRunId = (await handle.describe()).runId;
+      expect(lastRunId).not.toBe(firstRunId);
+      await save('withdrawal-continued-first-run', continued.workflowId, firstRunId);
+      await save('withdrawal-continued-last-run', continued.workflowId, lastRunId);
+
+      // The node takes the broadcast and goes away past the deadline: fenced, found on the chain, completed.
+      const late = await customer(ctx.pool);
+      await sim.fault({ kind: 'timeout', address: late.address, delayMs: 5_000, calls: 1 });
+      const [, code] = await codes(late.secret);
+      const unanswered = await startWithdrawal(
+        client,
+        {
+          accountId: late.accountId,
+          asset: 'BTC',
+          address: late.address,
+          amount: '0.1',
+          otp: code,
+          pollSeconds: 0.2,
+          deadlineSeconds: 8,
+        },
+        TOTP_KEY,
+      );
+      await eventually(async () => (await sim.sent(unanswered.withdrawalId)).length === 1);
+      await sim.stop();
+      const h = ctx.temporal.workflow.getHandle(unanswered.workflowId);
+      await eventually(async () => {
+        const pending = (await h.describe()).raw.pendingActivities ?? [];
+        return pending.some((a) => a.activityType?.name === 'releaseWithdrawal' && (a.attempt ?? 0) >= 2);
+      }, 60_000);
+      await sim.start();
+      expect((await h.result()).status).toBe('COMPLETED');
+      await save('withdrawal-broadcast-unanswered', unanswered.workflowId);
+    },
+    { chain: gatewayFor(sim), totpKey: TOTP_KEY },
+  );
 });

@@ -23,6 +23,9 @@ const PATHS = [
   'reorg',
   'cancel-before-broadcast',
   'cancel-after-broadcast',
+  'continued-first-run',
+  'continued-last-run',
+  'broadcast-unanswered',
 ];
 
 describe('withdrawal saga replay', () => {

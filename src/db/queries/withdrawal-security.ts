@@ -93,3 +93,12 @@ export async function claimTimeStep(
   );
   return rows[0]?.withdrawal_id ?? '';
 }
+
+/** The time step this withdrawal already claimed (an attempt that committed before its answer was lost). */
+export async function findClaimedTimeStep(db: Queryable, accountId: string, withdrawalId: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ time_step: string }>(
+    'SELECT time_step FROM totp_used_codes WHERE account_id = $1 AND withdrawal_id = $2',
+    [accountId, withdrawalId],
+  );
+  return rows[0] === undefined ? undefined : Number(rows[0].time_step);
+}
