@@ -7,7 +7,7 @@ import { captureHold, postTransfer, releaseHold } from './ledger';
 import { findHouseAccount, lockAccounts } from './queries/accounts';
 import { findAssetScale } from './queries/assets';
 import { findMarket, type MarketRow } from './queries/config-areas';
-import { findHold } from './queries/holds';
+import { lockHold } from './queries/holds';
 import {
   addFilled,
   bestOpposite,
@@ -144,7 +144,9 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
   const existing = await findOrder(tx, p.orderId);
   if (existing) return existingResult(tx, existing); // a retry finds the first attempt's result
   const market = activeMarket(await findMarket(tx, p.market), p.market);
-  const hold = await findHold(tx, p.holdId);
+  // Locked, not read: a release committing between this check and the insert would leave the
+  // order resting on a released hold.
+  const hold = await lockHold(tx, p.holdId);
   if (!hold || hold.status !== 'open') {
     // The saga's release ran first (it gave up): this late attempt places nothing.
     throw new DomainError('HoldNotOpen', `hold ${p.holdId} of order ${p.orderId} is not open; the order is not placed`, {

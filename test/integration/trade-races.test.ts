@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { createTradeActivities } from '../../src/activities/trade';
+import { checkTradeInvariants } from '../../src/db/invariants-trade';
+import { placeAndMatch } from '../../src/db/matching';
+import { findHold } from '../../src/db/queries/holds';
+import { findOrder } from '../../src/db/queries/orders';
+import { holdIdFor, stepId } from '../../src/domain/ids';
+import type { PlannedOrder } from '../../src/domain/trade';
+import { eventually, useTestContext } from '../helpers/context';
+import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
+
+/**
+ * Races of the trade saga's steps, driven on PostgreSQL directly so each interleaving is
+ * forced rather than hoped for: the match runs in a transaction the test holds open.
+ */
+const ctx = useTestContext();
+const siphon = `config-siphon-trade-races-${randomUUID().slice(0, 8)}`;
+
+beforeAll(async () => {
+  const tq = ctx.taskQueue();
+  await ctx.withWorker(tq, () => applyTestConfig(ctx, tq, siphon, tradeMarketsTx()));
+});
+
+afterAll(async () => {
+  await ctx.temporal.workflow
+    .getHandle(siphon)
+    .terminate('trade race tests done')
+    .catch(() => undefined);
+});
+
+afterEach(async () => {
+  expect(await checkTradeInvariants(ctx.pool)).toEqual([]);
+});
+
+/** A GTC buy of 1 BTC at 90.00 as the saga plans it (ids from the workflow id, as the activities derive them). */
+function plannedBuy(t: Trader, workflowId: string): PlannedOrder {
+  return {
+    orderId: stepId(`${workflowId}:order`),
+    holdId: holdIdFor(`${workflowId}:reserve`),
+    owner: t.owner,
+    clientOrderId: `race-${randomUUID().slice(0, 8)}`,
+    market: 'BTC-USD',
+    side: 'buy',
+    type: 'limit',
+    price: '9000',
+    quantity: BTC(1).toString(),
+    tif: 'GTC',
+    postOnly: false,
+    baseAsset: 'BTC',
+    quoteAsset: 'USD',
+    baseAccountId: t.accounts.BTC!,
+    quoteAccountId: t.accounts.USD!,
+    holdAsset: 'USD',
+    holdAmount: (9000n + 18n).toString(),
+  };
+}
+
+/** Is a session of this operation waiting on a lock (or gone)? */
+async function waitingOrDone(operation: string, done: () => boolean): Promise<boolean> {
+  if (done()) return true;
+  const { rows } = await ctx.pool.query(
+    `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+    [`txmgr-op:${operation}`],
+  );
+  return rows.length > 0;
+}
+
+describe('trade saga races', () => {
+  test('the reserve compensation racing a match still in flight cancels the order it placed: no order rests on a released hold', async () => {
+    const acts = createTradeActivities({ pool: ctx.pool, logger: ctx.logger });
+    const buyer = await trader(ctx.pool, { BTC: 0n, USD: USD(1000) });
+    const workflowId = `trade-race-${randomUUID()}`;
+    const p = plannedBuy(buyer, workflowId);
+    await acts.reserveTradeFunds(p);
+
+    // An abandoned match attempt: it placed the order and has not committed yet.
+    const late = await ctx.pool.connect();
+    try {
+      await late.query('BEGIN');
+      const matched = await placeAndMatch(late, p, workflowId);
+      expect(matched.order.status).toBe('open');
+
+      // The saga gave up on that attempt and compensates meanwhile.
+      let released = false;
+      const release = acts
+        .releaseTradeFunds({ orderId: p.orderId, holdId: p.holdId, reason: 'the match timed out', market: p.market })
+        .finally(() => (released = true));
+      await eventually(() => waitingOrDone('releaseTradeFunds', () => released));
+      await late.query('COMMIT');
+      await release;
+    } finally {
+      late.release();
+    }
+
+    expect(await findOrder(ctx.pool, p.orderId)).toMatchObject({ status: 'cancelled', close_reason: 'the match timed out' });
+    expect(await findHold(ctx.pool, p.holdId)).toMatchObject({ status: 'released', captured: '0' });
+    expect(await balanceOf(ctx.pool, buyer.accounts.USD!)).toEqual({ balance: USD(1000), pending: 0n });
+  });
+
+  test('a compensation recorded without the market (an older saga) fences the match on the hold instead', async () => {
+    const acts = createTradeActivities({ pool: ctx.pool, logger: ctx.logger });
+    const buyer = await trader(ctx.pool, { BTC: 0n, USD: USD(1000) });
+    const workflowId = `trade-race-${randomUUID()}`;
+    const p = plannedBuy(buyer, workflowId);
+    await acts.reserveTradeFunds(p);
+
+    const late = await ctx.pool.connect();
+    try {
+      await late.query('BEGIN');
+      await placeAndMatch(late, p, workflowId);
+      let released = false;
+      const release = acts
+        .releaseTradeFunds({ orderId: p.orderId, holdId: p.holdId, reason: 'the match timed out' })
+        .finally(() => (released = true));
+      await eventually(() => waitingOrDone('releaseTradeFunds', () => released));
+      await late.query('COMMIT');
+      await release;
+    } finally {
+      late.release();
+    }
+
+    expect(await findOrder(ctx.pool, p.orderId)).toMatchObject({ status: 'cancelled' });
+    expect(await findHold(ctx.pool, p.holdId)).toMatchObject({ status: 'released' });
+    expect(await balanceOf(ctx.pool, buyer.accounts.USD!)).toEqual({ balance: USD(1000), pending: 0n });
+  });
+
+  test('a match attempt that arrives after the compensation places nothing', async () => {
+    const acts = createTradeActivities({ pool: ctx.pool, logger: ctx.logger });
+    const buyer = await trader(ctx.pool, { BTC: 0n, USD: USD(1000) });
+    const workflowId = `trade-race-${randomUUID()}`;
+    const p = plannedBuy(buyer, workflowId);
+    await acts.reserveTradeFunds(p);
+    await acts.releaseTradeFunds({ orderId: p.orderId, holdId: p.holdId, reason: 'gave up', market: p.market });
+    const late = await ctx.pool.connect();
+    try {
+      await late.query('BEGIN');
+      await expect(placeAndMatch(late, p, workflowId)).rejects.toMatchObject({ type: 'HoldNotOpen' });
+      await late.query('ROLLBACK');
+    } finally {
+      late.release();
+    }
+    expect(await findOrder(ctx.pool, p.orderId)).toBeUndefined();
+    expect(await balanceOf(ctx.pool, buyer.accounts.USD!)).toEqual({ balance: USD(1000), pending: 0n });
+  });
+});
