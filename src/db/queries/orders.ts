@@ -273,6 +273,14 @@ export async function makerWorkflowsOfTaker(db: Db, orderId: string): Promise<st
   return rows.map((r) => r.workflow_id);
 }
 
+/** The order a trade workflow placed (undefined before it is placed). */
+export async function findOrderOfWorkflow(db: Db, workflowId: string): Promise<OrderRow | undefined> {
+  const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE workflow_id = $1 ORDER BY created_at LIMIT 1', [
+    workflowId,
+  ]);
+  return rows[0];
+}
+
 /** A user account of `owner` in `asset` (the oldest, if several). */
 export async function findUserAccountOf(db: Db, ownerName: string, asset: string) {
   const { rows } = await db.query<{ id: string; frozen: boolean }>(
