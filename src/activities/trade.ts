@@ -113,6 +113,8 @@ async function planOrder(tx: PoolClient, raw: unknown, workflowId: string): Prom
     quoteAccountId,
     holdAsset: o.side === 'buy' ? market.quote_asset : market.base_asset,
     holdAmount: holdAmount.toString(),
+    makerFeeBps: market.maker_fee_bps,
+    takerFeeBps: market.taker_fee_bps,
   };
 }
 

@@ -96,6 +96,13 @@ export interface PlannedOrder {
   /** The asset and amount the hold reserves (minor units). */
   holdAsset: string;
   holdAmount: string;
+  /**
+   * The market's fee rates (bps) the hold was reserved for; the order pays these on every fill,
+   * as taker now and as maker later, whatever the market's fees become. Absent in orders
+   * planned before the rates were carried: the market's rates at matching apply then.
+   */
+  makerFeeBps?: number;
+  takerFeeBps?: number;
 }
 
 /** An order as a person or program reads it (minor units as strings; views add human decimals). */

@@ -23,6 +23,9 @@ export interface OrderRow {
   quote_account_id: string;
   hold_id: string;
   workflow_id: string;
+  /** The fee rates the order was accepted with (its hold covers them). */
+  maker_fee_bps: number;
+  taker_fee_bps: number;
   created_at: Date;
   updated_at: Date;
   closed_at: Date | null;
@@ -78,14 +81,16 @@ export interface NewOrder {
   quoteAccountId: string;
   holdId: string;
   workflowId: string;
+  makerFeeBps: number;
+  takerFeeBps: number;
 }
 
 /** Inserts an open order; undefined when its id or client order id exists already. */
 export async function insertOrder(tx: PoolClient, o: NewOrder): Promise<OrderRow | undefined> {
   const { rows } = await tx.query<OrderRow>(
     `INSERT INTO orders (id, market, owner, client_order_id, side, type, price, quantity, status, tif, expires_at,
-       post_only, sequence, base_account_id, quote_account_id, hold_id, workflow_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13, $14, $15, $16)
+       post_only, sequence, base_account_id, quote_account_id, hold_id, workflow_id, maker_fee_bps, taker_fee_bps)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
      ON CONFLICT DO NOTHING
      RETURNING *`,
     [
@@ -105,6 +110,8 @@ export async function insertOrder(tx: PoolClient, o: NewOrder): Promise<OrderRow
       o.quoteAccountId,
       o.holdId,
       o.workflowId,
+      o.makerFeeBps,
+      o.takerFeeBps,
     ],
   );
   return rows[0];
