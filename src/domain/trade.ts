@@ -132,6 +132,9 @@ export interface MatchResult {
   makerWorkflowIds: string[];
 }
 
+/** A cancel reached the workflow before it knew its order was placed (a moment after the commit, or just after continuing as new). */
+export const ORDER_NOT_PLACED = 'OrderNotPlaced';
+
 export const CancelOrderRequest = z.object({ owner }).strict();
 export type CancelOrderRequest = z.infer<typeof CancelOrderRequest>;
 

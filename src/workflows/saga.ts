@@ -3,9 +3,11 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   setHandler,
   TimeoutFailure,
@@ -189,6 +191,8 @@ export class Saga {
       this.setStatus('COMPLETED');
       return result;
     } catch (err) {
+      // Continuing as new is how a long saga (a resting order) bounds its history: not a failure.
+      if (err instanceof ContinueAsNew && patched('saga-continue-as-new-is-not-failure')) throw err;
       this.state.failure = describe(err);
       if (this.compensations.length === 0) {
         this.setStatus('FAILED');

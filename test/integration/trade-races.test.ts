@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createTradeActivities } from '../../src/activities/trade';
+import { cancelOrder, startTrade } from '../../src/client/trades';
 import { checkTradeInvariants } from '../../src/db/invariants-trade';
 import { placeAndMatch } from '../../src/db/matching';
 import { findHold } from '../../src/db/queries/holds';
-import { findOrder } from '../../src/db/queries/orders';
+import { findOrder, findOrderByClientId } from '../../src/db/queries/orders';
+import type { executeTrade } from '../../src/workflows';
 import { holdIdFor, stepId } from '../../src/domain/ids';
 import type { PlannedOrder } from '../../src/domain/trade';
 import { eventually, useTestContext } from '../helpers/context';
@@ -142,4 +144,54 @@ describe('trade saga races', () => {
     expect(await findOrder(ctx.pool, p.orderId)).toBeUndefined();
     expect(await balanceOf(ctx.pool, buyer.accounts.USD!)).toEqual({ balance: USD(1000), pending: 0n });
   });
+
+  test('a cancel sent as soon as the book shows the order waits for its workflow to hear of it, then cancels', async () => {
+    const tq = ctx.taskQueue();
+    const buyer = await trader(ctx.pool, { BTC: 0n, USD: USD(1000) });
+    await ctx.withWorker(tq, async () => {
+      const request = { owner: buyer.owner, market: 'BTC-USD', side: 'buy' as const, quantity: '1', price: '90.00' };
+      // The worker writes its transaction_metrics row right after a COMMIT: holding the table
+      // stops the match there, committed (the book shows the order) and not yet reported.
+      const metrics = await ctx.pool.connect();
+      const market = await ctx.pool.connect();
+      let started: Awaited<ReturnType<typeof startTrade>>;
+      try {
+        // First the market's lock, so the match waits until the metrics table is held too.
+        await market.query('BEGIN');
+        await market.query(`SELECT pg_advisory_xact_lock(hashtextextended('txmgr:market:' || $1, 0))`, ['BTC-USD']);
+        started = await startTrade(ctx.client(tq), { ...request, clientOrderId: `race-${randomUUID().slice(0, 8)}` });
+        await eventually(() => waitingOrDone('placeAndMatchOrder', () => false));
+        await metrics.query('BEGIN');
+        await metrics.query('LOCK TABLE transaction_metrics IN SHARE MODE');
+        await market.query('ROLLBACK');
+        await eventually(
+          async () => (await findOrderByClientId(ctx.pool, buyer.owner, started.input.clientOrderId))?.status === 'open',
+        );
+        const row = (await findOrderByClientId(ctx.pool, buyer.owner, started.input.clientOrderId))!;
+        const cancelled = cancelOrder(ctx.client(tq), row.id, buyer.owner);
+        // The workflow cannot know of its order while the match is unreported: the cancel must wait, not fail.
+        const early = await Promise.race([
+          cancelled.then(
+            () => 'answered',
+            () => 'refused',
+          ),
+          sleep(2_000).then(() => 'waiting'),
+        ]);
+        expect(early).toBe('waiting');
+        await metrics.query('ROLLBACK');
+        expect(await cancelled).toMatchObject({ status: 'cancelled', closeReason: 'cancelled by its owner' });
+      } finally {
+        for (const c of [market, metrics]) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          c.release();
+        }
+      }
+      expect(await ctx.temporal.workflow.getHandle<typeof executeTrade>(started.workflowId).result()).toMatchObject({
+        status: 'cancelled',
+      });
+    });
+    expect(await balanceOf(ctx.pool, buyer.accounts.USD!)).toEqual({ balance: USD(1000), pending: 0n });
+  });
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
