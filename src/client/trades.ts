@@ -54,6 +54,7 @@ export const TradeRequest = z
     /** Default: a fresh one; pass your own to make a resubmission return the first order. */
     clientOrderId: clientOrderId.optional(),
     recheckSeconds: z.number().int().min(1).max(3600).optional(),
+    historyLimit: z.number().int().min(100).max(10_000).optional(),
   })
   .strict();
 export type TradeRequest = z.input<typeof TradeRequest>;
@@ -112,6 +113,7 @@ export async function prepareTrade(db: Pool, request: TradeRequest): Promise<Tra
     expiresAt: r.expiresAt,
     postOnly: r.postOnly ?? false,
     recheckSeconds: r.recheckSeconds,
+    historyLimit: r.historyLimit,
   };
   const checked = TradeInput.safeParse(input);
   if (!checked.success) throw validationError(`invalid order: ${describeIssues(checked.error)}`);

@@ -56,6 +56,8 @@ export const TradeInput = z
     postOnly: z.boolean({ error: 'postOnly must be true or false' }).default(false),
     /** How often a resting order re-reads its state; mainly for tests. */
     recheckSeconds: z.number().int().min(1).max(3600).optional(),
+    /** History events after which a resting order continues as new (default 5,000); mainly for tests. */
+    historyLimit: z.number().int().min(100).max(10_000).optional(),
     /** Set by the workflow itself when a resting order continues as new. */
     resume: z.boolean().optional(),
   })

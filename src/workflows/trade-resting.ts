@@ -87,7 +87,7 @@ export class OrderHandle {
       // Taken before the read: a wake-up that arrives while it runs is not lost.
       seen = this.wakeups;
       this.state = await acts.readOrder(this.state!.orderId);
-      if (this.open && workflowInfo().historyLength > MAX_HISTORY) {
+      if (this.open && workflowInfo().historyLength > (input.historyLimit ?? MAX_HISTORY)) {
         await condition(allHandlersFinished);
         await continueAsNew<(i: TradeInput) => Promise<OrderState>>({ ...input, resume: true });
       }
