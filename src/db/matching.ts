@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { DomainError, validationError } from '../domain/errors';
 import { stepId } from '../domain/ids';
 import { crosses, fillAmounts, settlementLegs } from '../domain/trade-math';
-import { SELF_TRADE_REASON, type MatchResult, type OrderState, type PlannedOrder } from '../domain/trade';
+import { MAX_MAKER_WAKEUPS, SELF_TRADE_REASON, type MatchResult, type OrderState, type PlannedOrder } from '../domain/trade';
 import { releaseHold } from './ledger';
 import { party, settleFill, type Houses } from './settlement';
 import { findHouseAccount, lockAccounts } from './queries/accounts';
@@ -68,7 +68,7 @@ async function existingResult(tx: PoolClient, row: OrderRow): Promise<MatchResul
   return {
     order: orderState(row),
     fills: await countTakerFills(tx, row.id),
-    makerWorkflowIds: await makerWorkflowsOfTaker(tx, row.id),
+    makerWorkflowIds: await makerWorkflowsOfTaker(tx, row.id, MAX_MAKER_WAKEUPS),
   };
 }
 
@@ -209,7 +209,7 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
   } else if (p.type === 'market' || p.tif === 'IOC' || p.tif === 'FOK') {
     final = await closeAndRelease(tx, final, 'cancelled', `${p.type === 'market' ? 'market order' : p.tif}: remainder cancelled`);
   }
-  return { order: orderState(final), fills, makerWorkflowIds: [...makers] };
+  return { order: orderState(final), fills, makerWorkflowIds: [...makers].slice(0, MAX_MAKER_WAKEUPS) };
 }
 
 /**

@@ -140,5 +140,13 @@ export const ORDER_NOT_PLACED = 'OrderNotPlaced';
 export const CancelOrderRequest = z.object({ owner }).strict();
 export type CancelOrderRequest = z.infer<typeof CancelOrderRequest>;
 
+/**
+ * At most this many resting orders a match closed are woken by signal: the match's result and
+ * the signals stay far below Temporal's 2 MB payload and history limits however deep the book
+ * (a match may close tens of thousands of orders). The others see their order closed at their
+ * periodic re-read (the database is the truth either way).
+ */
+export const MAX_MAKER_WAKEUPS = 1_000;
+
 /** Self-trade prevention: a taker that meets a resting order of its own owner cancels that resting order. */
 export const SELF_TRADE_REASON = 'self-trade prevention: cancelled by a crossing order of the same owner';

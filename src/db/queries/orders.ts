@@ -271,11 +271,11 @@ export async function countTakerFills(db: Db, orderId: string): Promise<number> 
 }
 
 /** Workflows of the resting orders a taker's fills closed (the ones it must wake). */
-export async function makerWorkflowsOfTaker(db: Db, orderId: string): Promise<string[]> {
+export async function makerWorkflowsOfTaker(db: Db, orderId: string, limit: number): Promise<string[]> {
   const { rows } = await db.query<{ workflow_id: string }>(
     `SELECT DISTINCT o.workflow_id FROM fills f JOIN orders o ON o.id = f.maker_order_id
-      WHERE f.taker_order_id = $1 AND o.status <> 'open'`,
-    [orderId],
+      WHERE f.taker_order_id = $1 AND o.status <> 'open' LIMIT $2`,
+    [orderId, limit],
   );
   return rows.map((r) => r.workflow_id);
 }
