@@ -86,7 +86,9 @@ export class OrderHandle {
       if (!this.open) break;
       // Taken before the read: a wake-up that arrives while it runs is not lost.
       seen = this.wakeups;
-      this.state = await acts.readOrder(this.state!.orderId);
+      const read = await acts.readOrder(this.state!.orderId);
+      // A cancel that closed the order while this read ran knows better than the read.
+      if (this.open) this.state = read;
       if (this.open && workflowInfo().historyLength > (input.historyLimit ?? MAX_HISTORY)) {
         await condition(allHandlersFinished);
         await continueAsNew<(i: TradeInput) => Promise<OrderState>>({ ...input, resume: true });

@@ -5,9 +5,10 @@ import { checkTradeInvariants } from '../../src/db/invariants-trade';
 import { placeAndMatch } from '../../src/db/matching';
 import { findHold } from '../../src/db/queries/holds';
 import { findOrder, findOrderByClientId } from '../../src/db/queries/orders';
-import type { executeTrade } from '../../src/workflows';
+import { cancelOrderUpdate, orderFilledSignal, orderStateQuery, type executeTrade } from '../../src/workflows';
 import { holdIdFor, stepId } from '../../src/domain/ids';
 import type { PlannedOrder } from '../../src/domain/trade';
+import { count } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
 import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
 
@@ -189,6 +190,56 @@ describe('trade saga races', () => {
       expect(await ctx.temporal.workflow.getHandle<typeof executeTrade>(started.workflowId).result()).toMatchObject({
         status: 'cancelled',
       });
+    });
+    expect(await balanceOf(ctx.pool, buyer.accounts.USD!)).toEqual({ balance: USD(1000), pending: 0n });
+  });
+
+  test('a cancel that lands while a wake-up re-reads the order is not undone by that stale read', async () => {
+    const tq = ctx.taskQueue();
+    const buyer = await trader(ctx.pool, { BTC: 0n, USD: USD(1000) });
+    await ctx.withWorker(tq, async () => {
+      // No periodic re-read for an hour: only the wake-up's read and the cancel tell it anything.
+      const request = {
+        owner: buyer.owner,
+        market: 'BTC-USD',
+        side: 'buy' as const,
+        quantity: '1',
+        price: '90.00',
+        recheckSeconds: 3600,
+      };
+      const started = await startTrade(ctx.client(tq), { ...request, clientOrderId: `race-${randomUUID().slice(0, 8)}` });
+      await eventually(
+        async () => (await findOrderByClientId(ctx.pool, buyer.owner, started.input.clientOrderId))?.status === 'open',
+      );
+      const row = (await findOrderByClientId(ctx.pool, buyer.owner, started.input.clientOrderId))!;
+      const handle = ctx.temporal.workflow.getHandle<typeof executeTrade>(started.workflowId);
+      await eventually(async () => (await handle.query(orderStateQuery))?.status === 'open');
+      const reads = () =>
+        count(ctx.pool, `SELECT 1 FROM transaction_metrics WHERE workflow_id = $1 AND operation = 'readOrder' AND success`, [
+          started.workflowId,
+        ]);
+      const readsBefore = await reads();
+
+      // A wake-up's re-read has read the order (open) and waits on the markets table the test holds.
+      const markets = await ctx.pool.connect();
+      try {
+        await markets.query('BEGIN');
+        await markets.query('LOCK TABLE markets IN ACCESS EXCLUSIVE MODE');
+        await handle.signal(orderFilledSignal);
+        await eventually(() => waitingOrDone('readOrder', () => false));
+        // Meanwhile its owner cancels (the update itself: the client would read the markets table too).
+        const cancelled = await handle.executeUpdate(cancelOrderUpdate, { args: [{ owner: buyer.owner }] });
+        expect(cancelled).toMatchObject({ orderId: row.id, status: 'cancelled' });
+        await markets.query('ROLLBACK');
+      } finally {
+        await markets.query('ROLLBACK').catch(() => undefined);
+        markets.release();
+      }
+      await eventually(async () => (await reads()) > readsBefore);
+      // The stale read (open) finished after the cancel: the workflow still knows its order is cancelled and
+      // ends, rather than resting on a cancelled order until its next re-read an hour later.
+      await eventually(async () => (await handle.describe()).status.name === 'COMPLETED', 60_000);
+      expect(await handle.result()).toMatchObject({ status: 'cancelled', closeReason: 'cancelled by its owner' });
     });
     expect(await balanceOf(ctx.pool, buyer.accounts.USD!)).toEqual({ balance: USD(1000), pending: 0n });
   });
