@@ -16,8 +16,10 @@ import {
   findOrderByClientId,
   findUserAccountOf,
   lastTradePrice,
+  lockMarket,
   orderState,
 } from '../db/queries/orders';
+import { lockHold } from '../db/queries/holds';
 import type { ActivityDeps } from './deps';
 import { transactional } from './boundary';
 
@@ -111,6 +113,8 @@ async function planOrder(tx: PoolClient, raw: unknown, workflowId: string): Prom
     quoteAccountId,
     holdAsset: o.side === 'buy' ? market.quote_asset : market.base_asset,
     holdAmount: holdAmount.toString(),
+    makerFeeBps: market.maker_fee_bps,
+    takerFeeBps: market.taker_fee_bps,
   };
 }
 
@@ -153,7 +157,12 @@ export function createTradeActivities(deps: ActivityDeps) {
     releaseTradeFunds: transactional(
       deps,
       'releaseTradeFunds',
-      async (i: { orderId: string; holdId: string; reason: string }, tx) => {
+      async (i: { orderId: string; holdId: string; reason: string; market?: string }, tx) => {
+        // Fence a match still in flight (an abandoned attempt): wait for it under the market's
+        // lock, so an order it placed is seen and cancelled here, not left resting on a released
+        // hold. Inputs recorded before `market` was passed fence on the hold's row lock instead.
+        if (i.market !== undefined) await lockMarket(tx, i.market);
+        else await lockHold(tx, i.holdId);
         const order = await closeRestingOrder(tx, i.orderId, 'cancelled', i.reason.slice(0, 500));
         const { released } = await releaseHold(tx, i.holdId);
         return { order, released: released.toString() };

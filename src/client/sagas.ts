@@ -2,8 +2,9 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import type { Pool } from 'pg';
 import { DomainError } from '../domain/errors';
-import { expectedSagaMs, SAGA_STATUSES } from '../domain/saga-kinds';
+import { expectedSagaMs, RESTING_EXPIRY_GRACE_MS, RESTING_KINDS, SAGA_STATUSES } from '../domain/saga-kinds';
 import { findDepositByReference } from '../db/queries/deposits';
+import { findOrderOfWorkflow } from '../db/queries/orders';
 import { SAGA_STATUS, SAGA_TYPE } from '../temporal/search-attributes';
 import { approveDepositSignal, rejectDepositSignal, retryCompensationSignal, sagaStatusQuery } from '../workflows';
 import type { SagaState } from '../workflows/saga';
@@ -145,6 +146,8 @@ export interface ListSagasOptions {
   expectedMs?: number;
   limit?: number;
   now?: Date;
+  /** The order book: a trade saga whose order rests there is expected to run long. Without it, age alone decides. */
+  pool?: Pool;
 }
 
 const KEYWORD = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -176,8 +179,24 @@ export function sagaListQuery(o: ListSagasOptions, now: Date): string {
   return where.join(' AND ');
 }
 
-function attentionOf(l: Omit<SagaListing, 'attention'>, expectedMs: number): string | undefined {
+/** The order a resting-kind saga placed, as far as its listing cares. */
+interface SagaOrder {
+  status: string;
+  expiresAt: Date | null;
+}
+
+function attentionOf(l: Omit<SagaListing, 'attention'>, expectedMs: number, now: Date, order?: SagaOrder): string | undefined {
   if (l.status === 'COMPENSATION_FAILED') return 'a compensation keeps failing: fix its cause, then retry-compensation';
+  if (l.executionStatus === 'RUNNING' && order?.status === 'open') {
+    // Resting on the book: it runs until filled, cancelled or expired, however long that is.
+    if (order.expiresAt && now.getTime() - order.expiresAt.getTime() > RESTING_EXPIRY_GRACE_MS) {
+      return `its GTD order expired at ${order.expiresAt.toISOString()} but is still open`;
+    }
+    return undefined;
+  }
+  if (l.executionStatus === 'RUNNING' && order && l.ageMs > expectedMs) {
+    return `its order is ${order.status} but the saga still runs (${formatDuration(l.ageMs)})`;
+  }
   if (l.executionStatus === 'RUNNING' && l.ageMs > expectedMs) {
     return `running ${formatDuration(l.ageMs)}, longer than a ${l.kind} is expected to (${formatDuration(expectedMs)})`;
   }
@@ -202,7 +221,16 @@ export async function listSagas(temporal: Client, o: ListSagasOptions = {}): Pro
       closeTime: info.closeTime?.toISOString(),
       ageMs: (info.closeTime ?? now).getTime() - info.startTime.getTime(),
     };
-    const attention = attentionOf(listing, o.expectedMs ?? expectedSagaMs(kind));
+    const order =
+      o.pool && executionStatus === 'RUNNING' && RESTING_KINDS.includes(kind)
+        ? await findOrderOfWorkflow(o.pool, info.workflowId)
+        : undefined;
+    const attention = attentionOf(
+      listing,
+      o.expectedMs ?? expectedSagaMs(kind),
+      now,
+      order && { status: order.status, expiresAt: order.expires_at },
+    );
     if (o.attention && !attention) continue;
     out.push(attention ? { ...listing, attention } : listing);
     if (out.length >= limit) break;

@@ -6,6 +6,7 @@ import {
   WorkflowIdReusePolicy,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { DomainError, validationError } from '../domain/errors';
 import { stepId } from '../domain/ids';
@@ -14,6 +15,7 @@ import { describeIssues } from '../domain/schemas';
 import {
   clientOrderId,
   marketSymbol,
+  ORDER_NOT_PLACED,
   ORDER_SIDES,
   ORDER_TYPES,
   owner,
@@ -27,6 +29,8 @@ import { findOrder, findOrderByClientId, orderState } from '../db/queries/orders
 import { cancelOrderUpdate, executeTrade as executeTradeWorkflow } from '../workflows';
 
 /** Trades for people and programs: orders in human decimals, the book, the tape. Reads go to PostgreSQL. */
+
+export { getBook, listTrades, type BookLevel, type TradeView } from './book';
 
 export interface TradeClientDeps {
   temporal: Client;
@@ -50,6 +54,7 @@ export const TradeRequest = z
     /** Default: a fresh one; pass your own to make a resubmission return the first order. */
     clientOrderId: clientOrderId.optional(),
     recheckSeconds: z.number().int().min(1).max(3600).optional(),
+    historyLimit: z.number().int().min(100).max(10_000).optional(),
   })
   .strict();
 export type TradeRequest = z.input<typeof TradeRequest>;
@@ -108,6 +113,7 @@ export async function prepareTrade(db: Pool, request: TradeRequest): Promise<Tra
     expiresAt: r.expiresAt,
     postOnly: r.postOnly ?? false,
     recheckSeconds: r.recheckSeconds,
+    historyLimit: r.historyLimit,
   };
   const checked = TradeInput.safeParse(input);
   if (!checked.success) throw validationError(`invalid order: ${describeIssues(checked.error)}`);
@@ -208,93 +214,26 @@ export async function cancelOrder(deps: TradeClientDeps, orderId: string, ownerN
       },
     );
   }
-  try {
-    const final = await deps.temporal.workflow
-      .getHandle(order.workflowId)
-      .executeUpdate(cancelOrderUpdate, { args: [{ owner: ownerName.trim() }] });
-    return orderView(final, await marketScales(deps.pool, final.market));
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
+  const deadline = Date.now() + NOT_PLACED_PATIENCE_MS;
+  for (;;) {
+    try {
+      const final = await deps.temporal.workflow
+        .getHandle(order.workflowId)
+        .executeUpdate(cancelOrderUpdate, { args: [{ owner: ownerName.trim() }] });
+      return orderView(final, await marketScales(deps.pool, final.market));
+    } catch (err) {
+      if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+      // The book shows the order open but its workflow has not heard yet: ask again shortly.
+      const notPlaced = err.cause instanceof ApplicationFailure && err.cause.type === ORDER_NOT_PLACED;
+      if (notPlaced && Date.now() < deadline && (await findOrder(deps.pool, order.orderId))?.status === 'open') {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
       const message = err.cause?.message ?? err.message;
       throw new DomainError('InvalidState', `orderId: ${message}`, { field: 'orderId' });
     }
-    throw err;
   }
 }
 
-export interface BookLevel {
-  price: string;
-  priceDisplay: string;
-  quantity: string;
-  quantityDisplay: string;
-  orders: number;
-}
-
-/** Aggregated depth: bids best (highest) first, asks best (lowest) first. */
-export async function getBook(
-  db: Pool,
-  market: string,
-  depth = 10,
-): Promise<{ market: string; bids: BookLevel[]; asks: BookLevel[] }> {
-  const m = await marketScales(db, market);
-  const { rows } = await db.query<{ side: 'buy' | 'sell'; price: string; quantity: string; orders: number }>(
-    `SELECT side, price::text, SUM(quantity - filled)::text AS quantity, COUNT(*)::int AS orders
-       FROM orders WHERE market = $1 AND status = 'open' GROUP BY side, price`,
-    [m.market.symbol],
-  );
-  const level = (r: (typeof rows)[number]): BookLevel => ({
-    price: r.price,
-    priceDisplay: formatAmount(BigInt(r.price), m.quoteScale),
-    quantity: r.quantity,
-    quantityDisplay: formatAmount(BigInt(r.quantity), m.baseScale),
-    orders: r.orders,
-  });
-  const cmp = (a: { price: string }, b: { price: string }) => (BigInt(a.price) < BigInt(b.price) ? -1 : 1);
-  const bids = rows
-    .filter((r) => r.side === 'buy')
-    .sort((a, b) => cmp(b, a))
-    .slice(0, depth)
-    .map(level);
-  const asks = rows
-    .filter((r) => r.side === 'sell')
-    .sort(cmp)
-    .slice(0, depth)
-    .map(level);
-  return { market: m.market.symbol, bids, asks };
-}
-
-export interface TradeView {
-  tradeId: string;
-  price: string;
-  priceDisplay: string;
-  quantity: string;
-  quantityDisplay: string;
-  quoteAmount: string;
-  quoteAmountDisplay: string;
-  takerSide: 'buy' | 'sell';
-  at: string;
-}
-
-/** The market's latest trades, newest first. */
-export async function listTrades(db: Pool, market: string, limit = 50): Promise<TradeView[]> {
-  const m = await marketScales(db, market);
-  const { rows } = await db.query<{
-    id: string;
-    price: string;
-    quantity: string;
-    quote_amount: string;
-    taker_side: 'buy' | 'sell';
-    created_at: Date;
-  }>('SELECT * FROM trades WHERE market = $1 ORDER BY seq DESC LIMIT $2', [m.market.symbol, Math.max(1, Math.min(limit, 1000))]);
-  return rows.map((r) => ({
-    tradeId: r.id,
-    price: r.price,
-    priceDisplay: `${formatAmount(BigInt(r.price), m.quoteScale)} ${m.market.quote_asset}`,
-    quantity: r.quantity,
-    quantityDisplay: `${formatAmount(BigInt(r.quantity), m.baseScale)} ${m.market.base_asset}`,
-    quoteAmount: r.quote_amount,
-    quoteAmountDisplay: `${formatAmount(BigInt(r.quote_amount), m.quoteScale)} ${m.market.quote_asset}`,
-    takerSide: r.taker_side,
-    at: r.created_at.toISOString(),
-  }));
-}
+/** How long a cancel waits for the workflow of an order the book already shows to hear of it. */
+const NOT_PLACED_PATIENCE_MS = 30_000;

@@ -1,13 +1,14 @@
 import type { PoolClient } from 'pg';
 import { DomainError, validationError } from '../domain/errors';
-import { captureIdFor, stepId, transferIdFor } from '../domain/ids';
+import { stepId } from '../domain/ids';
 import { crosses, fillAmounts, settlementLegs } from '../domain/trade-math';
-import { SELF_TRADE_REASON, type MatchResult, type OrderState, type PlannedOrder } from '../domain/trade';
-import { captureHold, postTransfer, releaseHold } from './ledger';
+import { MAX_MAKER_WAKEUPS, SELF_TRADE_REASON, type MatchResult, type OrderState, type PlannedOrder } from '../domain/trade';
+import { releaseHold } from './ledger';
+import { party, settleFill, type Houses } from './settlement';
 import { findHouseAccount, lockAccounts } from './queries/accounts';
 import { findAssetScale } from './queries/assets';
 import { findMarket, type MarketRow } from './queries/config-areas';
-import { findHold } from './queries/holds';
+import { lockHold } from './queries/holds';
 import {
   addFilled,
   bestOpposite,
@@ -35,12 +36,6 @@ import {
 
 const BATCH = 100;
 
-interface Houses {
-  escrowBase: string;
-  escrowQuote: string;
-  feesQuote: string;
-}
-
 async function houseId(tx: PoolClient, asset: string, code: string): Promise<string> {
   const a = await findHouseAccount(tx, asset, code);
   if (!a) throw new Error(`no ${code} house account for ${asset}`);
@@ -55,67 +50,6 @@ export function activeMarket(market: MarketRow | undefined, symbol: string): Mar
     });
   }
   return market;
-}
-
-interface Party {
-  orderId: string;
-  holdId: string;
-  baseAccountId: string;
-  quoteAccountId: string;
-}
-
-const party = (r: OrderRow): Party => ({
-  orderId: r.id,
-  holdId: r.hold_id,
-  baseAccountId: r.base_account_id,
-  quoteAccountId: r.quote_account_id,
-});
-
-/** Settles one fill: captures both holds into escrow, pays out base, quote and fees. */
-async function settleFill(
-  tx: PoolClient,
-  f: { fillId: string; quantity: bigint; buyer: Party; seller: Party; legs: ReturnType<typeof settlementLegs> },
-  h: Houses,
-  assets: { base: string; quote: string },
-  workflowId: string | undefined,
-): Promise<void> {
-  const { legs } = f;
-  const key = (leg: string) => `${f.fillId}:${leg}`;
-  const step = `trade-fill:${f.fillId}`;
-  if (legs.buyerCapture > 0n) {
-    await captureHold(tx, {
-      transferId: captureIdFor(key('buyer')),
-      holdId: f.buyer.holdId,
-      amount: legs.buyerCapture,
-      workflowId,
-      step,
-    });
-  }
-  await captureHold(tx, {
-    transferId: captureIdFor(key('seller')),
-    holdId: f.seller.holdId,
-    amount: legs.sellerCapture,
-    workflowId,
-    step,
-  });
-  const pay = async (leg: string, from: string, to: string, asset: string, amount: bigint) => {
-    if (amount > 0n) {
-      await postTransfer(tx, {
-        id: transferIdFor(key(leg)),
-        debitAccountId: from,
-        creditAccountId: to,
-        asset,
-        amount,
-        workflowId,
-        step,
-      });
-    }
-  };
-  await pay('base', h.escrowBase, f.buyer.baseAccountId, assets.base, legs.escrowToBuyerBase);
-  await pay('quote', h.escrowQuote, f.seller.quoteAccountId, assets.quote, legs.escrowToSellerQuote);
-  await pay('fees', h.escrowQuote, h.feesQuote, assets.quote, legs.escrowToFees);
-  await pay('rebate-buyer', h.feesQuote, f.buyer.quoteAccountId, assets.quote, legs.feesToBuyer);
-  await pay('rebate-seller', h.feesQuote, f.seller.quoteAccountId, assets.quote, legs.feesToSeller);
 }
 
 /** Closes an order that leaves the book and releases what is left of its hold, atomically. */
@@ -134,7 +68,7 @@ async function existingResult(tx: PoolClient, row: OrderRow): Promise<MatchResul
   return {
     order: orderState(row),
     fills: await countTakerFills(tx, row.id),
-    makerWorkflowIds: await makerWorkflowsOfTaker(tx, row.id),
+    makerWorkflowIds: await makerWorkflowsOfTaker(tx, row.id, MAX_MAKER_WAKEUPS),
   };
 }
 
@@ -144,7 +78,9 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
   const existing = await findOrder(tx, p.orderId);
   if (existing) return existingResult(tx, existing); // a retry finds the first attempt's result
   const market = activeMarket(await findMarket(tx, p.market), p.market);
-  const hold = await findHold(tx, p.holdId);
+  // Locked, not read: a release committing between this check and the insert would leave the
+  // order resting on a released hold.
+  const hold = await lockHold(tx, p.holdId);
   if (!hold || hold.status !== 'open') {
     // The saga's release ran first (it gave up): this late attempt places nothing.
     throw new DomainError('HoldNotOpen', `hold ${p.holdId} of order ${p.orderId} is not open; the order is not placed`, {
@@ -161,6 +97,8 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
       });
     }
   }
+  // The rates the hold was reserved for (a plan from before they were carried: today's).
+  const rates = { makerFeeBps: p.makerFeeBps ?? market.maker_fee_bps, takerFeeBps: p.takerFeeBps ?? market.taker_fee_bps };
   const fok = p.tif === 'FOK' && (await crossingQuantity(tx, p.market, p.side, p.price, p.owner)) < quantity;
   const row = await insertOrder(tx, {
     id: p.orderId,
@@ -179,6 +117,7 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
     quoteAccountId: p.quoteAccountId,
     holdId: p.holdId,
     workflowId,
+    ...rates,
   });
   if (!row) {
     throw new DomainError(
@@ -194,7 +133,6 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
 
   const baseScale = await findAssetScale(tx, market.base_asset);
   if (baseScale === undefined) throw new Error(`no scale for ${market.base_asset}`);
-  const fees = { baseScale, makerFeeBps: market.maker_fee_bps, takerFeeBps: market.taker_fee_bps };
   const houses: Houses = {
     escrowBase: await houseId(tx, market.base_asset, 'escrow'),
     escrowQuote: await houseId(tx, market.quote_asset, 'escrow'),
@@ -228,7 +166,13 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
       const q =
         remaining < BigInt(maker.quantity) - BigInt(maker.filled) ? remaining : BigInt(maker.quantity) - BigInt(maker.filled);
       const makerPrice = BigInt(maker.price);
-      const amounts = fillAmounts(makerPrice, q, fees, p.side);
+      // Each side pays the rate of its own order: the taker's now, the maker's from its placement.
+      const amounts = fillAmounts(
+        makerPrice,
+        q,
+        { baseScale, makerFeeBps: maker.maker_fee_bps, takerFeeBps: rates.takerFeeBps },
+        p.side,
+      );
       const fillId = stepId(`${p.orderId}:fill:${maker.id}`);
       const buyer = p.side === 'buy' ? taker : party(maker);
       const seller = p.side === 'buy' ? party(maker) : taker;
@@ -265,7 +209,7 @@ export async function placeAndMatch(tx: PoolClient, p: PlannedOrder, workflowId:
   } else if (p.type === 'market' || p.tif === 'IOC' || p.tif === 'FOK') {
     final = await closeAndRelease(tx, final, 'cancelled', `${p.type === 'market' ? 'market order' : p.tif}: remainder cancelled`);
   }
-  return { order: orderState(final), fills, makerWorkflowIds: [...makers] };
+  return { order: orderState(final), fills, makerWorkflowIds: [...makers].slice(0, MAX_MAKER_WAKEUPS) };
 }
 
 /**

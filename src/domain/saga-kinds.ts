@@ -17,4 +17,13 @@ export const EXPECTED_SAGA_MS: Readonly<Record<string, number>> = {
 };
 export const DEFAULT_EXPECTED_SAGA_MS = HOUR;
 
+/**
+ * Kinds whose saga stays open while its order rests on the book (a GTC or GTD trade): running
+ * long is then expected, not a fault. `txmgr sagas list` asks the order book, and flags such a
+ * saga only when its order is closed while the saga still runs, or a GTD order stayed open
+ * longer than this past its expiry (its durable timer should have closed it).
+ */
+export const RESTING_KINDS: readonly string[] = ['trade'];
+export const RESTING_EXPIRY_GRACE_MS = 5 * MINUTE;
+
 export const expectedSagaMs = (kind: string): number => EXPECTED_SAGA_MS[kind] ?? DEFAULT_EXPECTED_SAGA_MS;

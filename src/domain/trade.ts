@@ -56,6 +56,8 @@ export const TradeInput = z
     postOnly: z.boolean({ error: 'postOnly must be true or false' }).default(false),
     /** How often a resting order re-reads its state; mainly for tests. */
     recheckSeconds: z.number().int().min(1).max(3600).optional(),
+    /** History events after which a resting order continues as new (default 5,000); mainly for tests. */
+    historyLimit: z.number().int().min(100).max(10_000).optional(),
     /** Set by the workflow itself when a resting order continues as new. */
     resume: z.boolean().optional(),
   })
@@ -96,6 +98,13 @@ export interface PlannedOrder {
   /** The asset and amount the hold reserves (minor units). */
   holdAsset: string;
   holdAmount: string;
+  /**
+   * The market's fee rates (bps) the hold was reserved for; the order pays these on every fill,
+   * as taker now and as maker later, whatever the market's fees become. Absent in orders
+   * planned before the rates were carried: the market's rates at matching apply then.
+   */
+  makerFeeBps?: number;
+  takerFeeBps?: number;
 }
 
 /** An order as a person or program reads it (minor units as strings; views add human decimals). */
@@ -125,8 +134,19 @@ export interface MatchResult {
   makerWorkflowIds: string[];
 }
 
+/** A cancel reached the workflow before it knew its order was placed (a moment after the commit, or just after continuing as new). */
+export const ORDER_NOT_PLACED = 'OrderNotPlaced';
+
 export const CancelOrderRequest = z.object({ owner }).strict();
 export type CancelOrderRequest = z.infer<typeof CancelOrderRequest>;
+
+/**
+ * At most this many resting orders a match closed are woken by signal: the match's result and
+ * the signals stay far below Temporal's 2 MB payload and history limits however deep the book
+ * (a match may close tens of thousands of orders). The others see their order closed at their
+ * periodic re-read (the database is the truth either way).
+ */
+export const MAX_MAKER_WAKEUPS = 1_000;
 
 /** Self-trade prevention: a taker that meets a resting order of its own owner cancels that resting order. */
 export const SELF_TRADE_REASON = 'self-trade prevention: cancelled by a crossing order of the same owner';

@@ -205,7 +205,8 @@ export class Saga {
       this.setStatus('COMPLETED');
       return result;
     } catch (err) {
-      // Not a failure: the saga goes on in a new run (its compensation stack, if any, is carried by the caller).
+      // Not a failure: the saga goes on in a new run (a resting order, a long confirmation wait bound their
+      // history this way), with its status as it was.
       if (err instanceof ContinueAsNew) throw err;
       this.state.failure = describe(err);
       if (this.compensations.length === 0) {

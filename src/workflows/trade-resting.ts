@@ -9,7 +9,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { CancelOrderRequest, DEFAULT_RECHECK_SECONDS, type OrderState, type TradeInput } from '../domain/trade';
+import { CancelOrderRequest, DEFAULT_RECHECK_SECONDS, ORDER_NOT_PLACED, type OrderState, type TradeInput } from '../domain/trade';
 import { MUST_COMPLETE_OPTIONS } from './retry-policies';
 import { cancelOrderUpdate, orderFilledSignal, orderStateQuery } from './trade-messages';
 
@@ -46,7 +46,15 @@ export class OrderHandle {
         validator: (request: CancelOrderRequest) => {
           const parsed = CancelOrderRequest.safeParse(request);
           if (!parsed.success) throw new Error('owner: a cancel names the owner of the order');
-          if (!this.state) throw new Error('the order is not placed yet; cancel it once it rests');
+          // Typed: the client retries it while the book already shows the order (the workflow hears of
+          // its placement a moment after the commit, and a run that continued as new re-reads it).
+          if (!this.state) {
+            throw ApplicationFailure.create({
+              type: ORDER_NOT_PLACED,
+              message: 'the order is not placed yet; cancel it once it rests',
+              nonRetryable: true,
+            });
+          }
           if (parsed.data.owner !== this.state.owner) throw new Error('owner: only the owner of an order may cancel it');
           if (this.state.status !== 'open')
             throw new Error(`the order is ${this.state.status}; only an open order can be cancelled`);
@@ -78,8 +86,10 @@ export class OrderHandle {
       if (!this.open) break;
       // Taken before the read: a wake-up that arrives while it runs is not lost.
       seen = this.wakeups;
-      this.state = await acts.readOrder(this.state!.orderId);
-      if (this.open && workflowInfo().historyLength > MAX_HISTORY) {
+      const read = await acts.readOrder(this.state!.orderId);
+      // A cancel that closed the order while this read ran knows better than the read.
+      if (this.open) this.state = read;
+      if (this.open && workflowInfo().historyLength > (input.historyLimit ?? MAX_HISTORY)) {
         await condition(allHandlersFinished);
         await continueAsNew<(i: TradeInput) => Promise<OrderState>>({ ...input, resume: true });
       }

@@ -35,7 +35,13 @@ export async function executeTrade(input: TradeInput): Promise<OrderState> {
     upsertSearchAttributes([{ key: ACCOUNT_ID, value: planned.side === 'buy' ? planned.quoteAccountId : planned.baseAccountId }]);
     await saga.step('reserve', () => steps.reserveTradeFunds(planned), {
       name: 'releaseTradeFunds',
-      run: (reason) => undo.releaseTradeFunds({ orderId: planned.orderId, holdId: holdIdFor(`${workflowId}:reserve`), reason }),
+      run: (reason) =>
+        undo.releaseTradeFunds({
+          orderId: planned.orderId,
+          holdId: holdIdFor(`${workflowId}:reserve`),
+          reason,
+          market: planned.market,
+        }),
     });
     const matched = await saga.step('match', () => steps.placeAndMatchOrder(planned));
     // Fills moved money: from here the order only runs to its end.

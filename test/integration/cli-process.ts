@@ -36,7 +36,9 @@ export const stackEnv = (databaseUrl: string, taskQueue: string): NodeJS.Process
 });
 
 /** `npm run worker` as a process (dist/worker.js); its log is kept, not printed. */
-export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<{ stop(): Promise<void>; log(): string }> {
+export async function startWorkerProcess(
+  env: NodeJS.ProcessEnv,
+): Promise<{ stop(): Promise<void>; kill(): Promise<void>; log(): string }> {
   const child = spawn(process.execPath, ['dist/worker.js'], { cwd: ROOT, env: { PATH: process.env.PATH, ...env } });
   let log = '';
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
@@ -60,6 +62,11 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<{ stop
     log: () => log,
     async stop() {
       child.kill('SIGTERM');
+      await exited;
+    },
+    /** A crash: SIGKILL, no drain, no goodbye to Temporal or PostgreSQL. */
+    async kill() {
+      child.kill('SIGKILL');
       await exited;
     },
   };

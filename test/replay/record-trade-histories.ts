@@ -8,8 +8,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { cancelOrder, placeTrade, startTrade, type TradeRequest } from '../../src/client/trades';
-import { executeTrade } from '../../src/workflows';
-import { useTestContext } from '../helpers/context';
+import { executeTrade, orderFilledSignal } from '../../src/workflows';
+import { eventually, useTestContext } from '../helpers/context';
 import { applyTestConfig, BTC, trader, tradeMarketsTx, USD, type Trader } from '../integration/trade-fixtures';
 
 const ctx = useTestContext();
@@ -59,6 +59,24 @@ test('record trade histories', async () => {
     const fok = await startTrade(client, req(buyer, { side: 'buy', quantity: '5', price: '100.00', tif: 'FOK' }));
     expect(await result(fok.workflowId)).toMatchObject({ status: 'cancelled', filled: '0' });
     await save('trade-fok-reject', fok.workflowId);
+
+    // compensated: the reserve is refused (not enough USD), its release runs as the compensation.
+    const poor = await trader(ctx.pool, { BTC: 0n, USD: USD(1) });
+    const refused = await startTrade(client, req(poor, { side: 'buy', quantity: '1', price: '100.00', tif: 'IOC' }));
+    await expect(result(refused.workflowId)).rejects.toMatchObject({ cause: { type: 'InsufficientFunds' } });
+    await save('trade-compensated', refused.workflowId);
+
+    // resumed: a resting order woken past its history bound continues as new; the new run is cancelled.
+    const woken = await placeTrade(client, req(buyer, { side: 'buy', quantity: '1', price: '80.00', historyLimit: 200 }));
+    const handle = ctx.temporal.workflow.getHandle<typeof executeTrade>(woken.workflowId);
+    const firstRun = (await handle.describe()).runId;
+    for (let sent = 0; sent < 300; sent += 10) {
+      await Promise.all(Array.from({ length: 10 }, () => handle.signal(orderFilledSignal)));
+    }
+    await eventually(async () => (await handle.describe()).runId !== firstRun, 120_000);
+    await cancelOrder(client, woken.orderId, buyer.owner);
+    expect(await handle.result()).toMatchObject({ status: 'cancelled' });
+    await save('trade-resumed-cancel', woken.workflowId);
 
     const halted = await placeTrade(client, req(seller, { side: 'sell', quantity: '1', price: '120.00' }));
     await applyTestConfig(ctx, tq, siphon, { kind: 'markets.status', payload: { symbol: 'BTC-USD', status: 'halted' } });

@@ -12,7 +12,7 @@ installRuntime(createLogger('error', 'txmgr-replay'));
 const DIR = path.join(__dirname, 'histories');
 const files = fs.readdirSync(DIR).filter((f) => f.startsWith('trade-') && f.endsWith('.json'));
 const load = (file: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
-const PATHS = ['fill', 'partial-rest-fill', 'cancel', 'expiry', 'fok-reject', 'halt'];
+const PATHS = ['fill', 'partial-rest-fill', 'cancel', 'expiry', 'fok-reject', 'halt', 'compensated', 'resumed-cancel'];
 
 describe('trade saga replay', () => {
   test('every recorded trade path is on file', () => {

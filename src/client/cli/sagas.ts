@@ -22,7 +22,8 @@ export function registerSagasCommands(program: Command): void {
     .command('list')
     .description(
       'sagas on TEMPORAL_TASK_QUEUE, newest first (Temporal visibility); COMPENSATION_FAILED ones and those running ' +
-        'longer than their kind is expected to are marked as needing attention',
+        'longer than their kind is expected to are marked as needing attention (a trade whose order rests on the ' +
+        'book is expected to run until filled, cancelled or expired)',
     )
     .option('--kind <kind>', 'only this kind, e.g. deposit')
     .option('--status <status>', `only this saga status: ${SAGA_STATUSES.join(', ')}`)
@@ -38,6 +39,7 @@ export function registerSagasCommands(program: Command): void {
           o: { kind?: string; status?: string; olderThan?: number; attention?: boolean; expected?: number; limit: number },
         ) => {
           const listed = await listSagas(await ctx.temporal(), {
+            pool: await ctx.db(),
             kind: o.kind,
             status: o.status,
             taskQueue: ctx.taskQueue,

@@ -23,6 +23,9 @@ export interface OrderRow {
   quote_account_id: string;
   hold_id: string;
   workflow_id: string;
+  /** The fee rates the order was accepted with (its hold covers them). */
+  maker_fee_bps: number;
+  taker_fee_bps: number;
   created_at: Date;
   updated_at: Date;
   closed_at: Date | null;
@@ -81,14 +84,16 @@ export interface NewOrder {
   quoteAccountId: string;
   holdId: string;
   workflowId: string;
+  makerFeeBps: number;
+  takerFeeBps: number;
 }
 
 /** Inserts an open order; undefined when its id or client order id exists already. */
 export async function insertOrder(tx: PoolClient, o: NewOrder): Promise<OrderRow | undefined> {
   const { rows } = await tx.query<OrderRow>(
     `INSERT INTO orders (id, market, owner, client_order_id, side, type, price, quantity, status, tif, expires_at,
-       post_only, sequence, base_account_id, quote_account_id, hold_id, workflow_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13, $14, $15, $16)
+       post_only, sequence, base_account_id, quote_account_id, hold_id, workflow_id, maker_fee_bps, taker_fee_bps)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
      ON CONFLICT DO NOTHING
      RETURNING *`,
     [
@@ -108,6 +113,8 @@ export async function insertOrder(tx: PoolClient, o: NewOrder): Promise<OrderRow
       o.quoteAccountId,
       o.holdId,
       o.workflowId,
+      o.makerFeeBps,
+      o.takerFeeBps,
     ],
   );
   return rows[0];
@@ -267,13 +274,21 @@ export async function countTakerFills(db: Db, orderId: string): Promise<number> 
 }
 
 /** Workflows of the resting orders a taker's fills closed (the ones it must wake). */
-export async function makerWorkflowsOfTaker(db: Db, orderId: string): Promise<string[]> {
+export async function makerWorkflowsOfTaker(db: Db, orderId: string, limit: number): Promise<string[]> {
   const { rows } = await db.query<{ workflow_id: string }>(
     `SELECT DISTINCT o.workflow_id FROM fills f JOIN orders o ON o.id = f.maker_order_id
-      WHERE f.taker_order_id = $1 AND o.status <> 'open'`,
-    [orderId],
+      WHERE f.taker_order_id = $1 AND o.status <> 'open' LIMIT $2`,
+    [orderId, limit],
   );
   return rows.map((r) => r.workflow_id);
+}
+
+/** The order a trade workflow placed (undefined before it is placed). */
+export async function findOrderOfWorkflow(db: Db, workflowId: string): Promise<OrderRow | undefined> {
+  const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE workflow_id = $1 ORDER BY created_at LIMIT 1', [
+    workflowId,
+  ]);
+  return rows[0];
 }
 
 /** A user account of `owner` in `asset` (the oldest, if several). */
