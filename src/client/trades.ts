@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DomainError, validationError } from '../domain/errors';
 import { stepId } from '../domain/ids';
 import { formatAmount, parseHumanAmount } from '../domain/money';
-import { describeIssues } from '../domain/schemas';
+import { describeIssues, issueField } from '../domain/schemas';
 import {
   clientOrderId,
   marketSymbol,
@@ -92,7 +92,8 @@ export function orderView(o: OrderState, m: MarketScales): OrderView {
 /** Checks and converts a human order; throws a typed error naming the field before anything starts. */
 export async function prepareTrade(db: Pool, request: TradeRequest): Promise<TradeInput> {
   const parsed = TradeRequest.safeParse(request);
-  if (!parsed.success) throw validationError(`invalid order: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw validationError(`invalid order: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
   const r = parsed.data;
   const m = await marketScales(db, r.market);
   if (m.market.status !== 'active') throw new DomainError('MarketHalted', `market: ${r.market} is halted`, { field: 'market' });
@@ -110,7 +111,8 @@ export async function prepareTrade(db: Pool, request: TradeRequest): Promise<Tra
     recheckSeconds: r.recheckSeconds,
   };
   const checked = TradeInput.safeParse(input);
-  if (!checked.success) throw validationError(`invalid order: ${describeIssues(checked.error)}`);
+  if (!checked.success)
+    throw validationError(`invalid order: ${describeIssues(checked.error)}`, { field: issueField(checked.error) });
   return input;
 }
 
