@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { DomainError } from '../domain/errors';
 import { expectedSagaMs, SAGA_STATUSES } from '../domain/saga-kinds';
 import { findDepositByReference } from '../db/queries/deposits';
+import { findDesignedWait } from '../db/queries/saga-waits';
 import { SAGA_STATUS, SAGA_TYPE } from '../temporal/search-attributes';
 import { approveDepositSignal, rejectDepositSignal, retryCompensationSignal, sagaStatusQuery } from '../workflows';
 import type { SagaState } from '../workflows/saga';
@@ -119,6 +120,8 @@ export async function retrySagaCompensation(temporal: Client, workflowId: string
 }
 
 export interface SagaListing {
+  /** What a long-running saga waits for by design (a resting order, an active campaign). */
+  waitingFor?: string;
   workflowId: string;
   kind: string;
   /** The saga's own status (its search attribute), e.g. COMPENSATION_FAILED. */
@@ -145,6 +148,12 @@ export interface ListSagasOptions {
   expectedMs?: number;
   limit?: number;
   now?: Date;
+  /**
+   * The application database: a saga running past its kind's time because it waits by design
+   * (a resting order, a scheduled or active campaign) is then listed with that wait, not as
+   * needing attention.
+   */
+  pool?: Pool;
 }
 
 const KEYWORD = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -202,9 +211,14 @@ export async function listSagas(temporal: Client, o: ListSagasOptions = {}): Pro
       closeTime: info.closeTime?.toISOString(),
       ageMs: (info.closeTime ?? now).getTime() - info.startTime.getTime(),
     };
-    const attention = attentionOf(listing, o.expectedMs ?? expectedSagaMs(kind));
+    let attention = attentionOf(listing, o.expectedMs ?? expectedSagaMs(kind));
+    let waitingFor: string | undefined;
+    if (attention && o.pool && listing.status !== 'COMPENSATION_FAILED') {
+      waitingFor = await findDesignedWait(o.pool, listing.workflowId);
+      if (waitingFor) attention = undefined;
+    }
     if (o.attention && !attention) continue;
-    out.push(attention ? { ...listing, attention } : listing);
+    out.push({ ...listing, ...(waitingFor ? { waitingFor } : {}), ...(attention ? { attention } : {}) });
     if (out.length >= limit) break;
   }
   return out;

@@ -3,6 +3,7 @@ import { withdrawCrypto } from '../../src/client/withdrawals';
 import { createApiKey } from '../../src/client/api-keys';
 import { executeTrade, startTrade } from '../../src/client/trades';
 import { findOrderByClientId } from '../../src/db/queries/orders';
+import { freePort } from '../../src/infra/free-port';
 import { TOTP_KEY_VAR } from '../../src/security/secret-box';
 import { ChainSimProcess } from '../helpers/chain-sim';
 import { eventually, useTestContext } from '../helpers/context';
@@ -29,7 +30,7 @@ test('secrets and personal data never reach the worker or the API log', async ()
   const tq = ctx.taskQueue();
   const env = { ...stackEnv(ctx.databaseUrl, tq), LOG_LEVEL: 'debug' };
   const worker = await startWorkerProcess({ ...env, CHAIN_GATEWAY_URL: sim.url, [TOTP_KEY_VAR]: TOTP_KEY.toString('hex') });
-  const api = spawnTxmgr(['serve', '--port', '0', '--json'], env);
+  const api = spawnTxmgr(['--json', 'serve', '--port', String(await freePort())], env);
   let apiOut = '';
   api.child.stdout.on('data', (d: Buffer) => (apiOut += d.toString()));
   const client = ctx.client(tq);
@@ -114,12 +115,7 @@ test('secrets and personal data never reach the worker or the API log', async ()
   }
 }, 300_000);
 
-/** The address in `txmgr serve --json`'s output, once it listens. */
+/** The address in `txmgr serve --json`'s output (a pretty-printed object among its log lines), once it listens. */
 function listening(out: string): string | undefined {
-  for (const line of out.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const parsed = JSON.parse(line) as { url?: string; level?: number };
-    if (parsed.url && parsed.level === undefined) return parsed.url;
-  }
-  return undefined;
+  return /"url": "(http:\/\/[^"]+)"/.exec(out)?.[1];
 }
