@@ -11,6 +11,7 @@ import { fundedAccount, setCampaignDefaults } from '../helpers/campaign-fixtures
 import { ChainSimProcess } from '../helpers/chain-sim';
 import { eventually, useTestContext } from '../helpers/context';
 import { balances } from '../helpers/fixtures';
+import { databaseOutage } from '../helpers/outage';
 import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD } from './trade-fixtures';
 import { applyWithdrawalRules, codes, customer, expectAllInvariants, gatewayFor, TOTP_KEY } from './withdrawal-fixtures';
 
@@ -32,30 +33,6 @@ beforeAll(async () => {
   await sim.start();
 });
 afterAll(() => sim.dispose());
-
-/** Refuses the application's role new connections to the file's database and keeps terminating its open ones. */
-function outage(): { end(): Promise<void> } {
-  let on = true;
-  const kill = () =>
-    ctx.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'txmgr_worker'`, [
-      ctx.databaseName,
-    ]);
-  const started = ctx.pool.query(`ALTER DATABASE ${ctx.databaseName} CONNECTION LIMIT 0`).then(kill);
-  const loop = (async () => {
-    await started;
-    while (on) {
-      await kill();
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
-  return {
-    async end() {
-      on = false;
-      await loop;
-      await ctx.pool.query(`ALTER DATABASE ${ctx.databaseName} CONNECTION LIMIT -1`);
-    },
-  };
-}
 
 /** The highest attempt of the saga's activity that is waiting for the database. */
 async function retriedPast(handle: WorkflowHandle, attempts: number): Promise<boolean> {
@@ -96,7 +73,7 @@ test('a database outage longer than the old retry budget in the middle of trades
       });
       expect(campaign.status).toBe('scheduled');
 
-      const down = outage();
+      const down = databaseOutage(ctx.pool, ctx.databaseName);
       const taker = await startTrade(client, {
         ...{ owner: buyer.owner, market: 'BTC-USD', side: 'buy', quantity: '1', price: '100.00', tif: 'IOC' },
         clientOrderId: 'outage-taker',
