@@ -25,31 +25,35 @@ test('custody unreachable during prepare for longer than a prepare budget: the t
   await ctx.withWorker(
     tq,
     async () => {
-      const down = databaseOutage(ctx.pool, `${ctx.databaseName}_custody`);
-      let result;
-      try {
-        const running = executeTransaction(
-          { temporal: ctx.temporal, taskQueue: tq },
-          {
-            id,
-            mode: '2pc',
-            timeoutSeconds: 600,
-            operations: [...sideOps(ledger, 'ledger', 0), ...sideOps(custody, 'custody', 4)],
-          },
+      // Custody's prepare is held on a row lock, so the outage starts after the transaction began and before custody prepared.
+      const lock = await ctx.custodyPool!.connect();
+      await lock.query('BEGIN');
+      await lock.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [custody.user]);
+      const running = executeTransaction(
+        { temporal: ctx.temporal, taskQueue: tq },
+        {
+          id,
+          mode: '2pc',
+          timeoutSeconds: 600,
+          operations: [...sideOps(ledger, 'ledger', 0), ...sideOps(custody, 'custody', 4)],
+        },
+      );
+      running.catch(() => undefined);
+      const handle = ctx.temporal.workflow.getHandle(transactionWorkflowId(id));
+      const preparing = async (attempts: number) =>
+        ((await handle.describe()).raw.pendingActivities ?? []).some(
+          (a) => a.activityType?.name === 'prepareParticipant' && (a.attempt ?? 0) >= attempts,
         );
-        running.catch(() => undefined);
-        const handle = ctx.temporal.workflow.getHandle(transactionWorkflowId(id));
-        await eventually(async () => {
-          const d = await handle.describe();
-          return (d.raw.pendingActivities ?? []).some(
-            (a) => a.activityType?.name === 'prepareParticipant' && (a.attempt ?? 0) >= ATTEMPTS_PAST_30_SECONDS,
-          );
-        }, 180_000);
-        await down.end();
-        result = await running;
+      await eventually(() => preparing(1));
+      const down = databaseOutage(ctx.pool, `${ctx.databaseName}_custody`);
+      await lock.query('ROLLBACK');
+      lock.release();
+      try {
+        await eventually(() => preparing(ATTEMPTS_PAST_30_SECONDS), 180_000);
       } finally {
         await down.end();
       }
+      const result = await running;
       expect(result).toMatchObject({ status: 'COMMITTED', decision: 'commit' });
     },
     { pool: ctx.appPool, custodyPool: ctx.appCustodyPool },
