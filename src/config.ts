@@ -113,10 +113,15 @@ function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<
 /** `npm run migrate`: only the database. */
 export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): {
   databaseUrl: string;
+  /** The worker's and the API's URL: its login role is made a member of txmgr_app after migrating. */
+  appDatabaseUrl?: string;
   logLevel: z.infer<typeof logLevel>;
 } {
-  const e = parse(z.object({ DATABASE_URL: databaseUrl(true), LOG_LEVEL: logLevel }), env);
-  return { databaseUrl: e.DATABASE_URL, logLevel: e.LOG_LEVEL };
+  const e = parse(
+    z.object({ DATABASE_URL: databaseUrl(true), APP_DATABASE_URL: databaseUrl(false).optional(), LOG_LEVEL: logLevel }),
+    env,
+  );
+  return { databaseUrl: e.DATABASE_URL, appDatabaseUrl: e.APP_DATABASE_URL, logLevel: e.LOG_LEVEL };
 }
 
 /** Parses the worker's environment once; throws naming every missing or bad variable. */

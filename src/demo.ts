@@ -107,7 +107,8 @@ async function main(): Promise<void> {
     await stack.stop();
     return;
   }
-  pool = createPool({ databaseUrl: stack.databaseUrl, max: 20 });
+  // Migrations as the owner; the worker, the client and the API as the application's role.
+  pool = createPool({ databaseUrl: stack.appDatabaseUrl ?? stack.databaseUrl, max: 20 });
   try {
     await migrate(stack.databaseUrl, logger);
     if (custodyUrl) {

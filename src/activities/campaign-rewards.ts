@@ -2,7 +2,7 @@ import { captureIdFor, transferIdFor } from '../domain/ids';
 import { PayRewardsInput, rewardCaptureKey, rewardTransferKey, type PayRewardsResult } from '../domain/campaign';
 import { DomainError, validationError } from '../domain/errors';
 import { formatAmount } from '../domain/money';
-import { describeIssues } from '../domain/schemas';
+import { describeIssues, issueField } from '../domain/schemas';
 import { captureHold } from '../db/ledger';
 import { postTransfersFromOne } from '../db/ledger-batch';
 import { findHouseAccount, lockAccounts } from '../db/queries/accounts';
@@ -35,7 +35,8 @@ export function createCampaignRewardActivities(deps: ActivityDeps) {
       async (raw: PayCampaignRewardsInput, tx, scope): Promise<PayRewardsResult> => {
         const { campaignId, ...rest } = raw ?? ({} as PayCampaignRewardsInput);
         const parsed = PayRewardsInput.safeParse(rest);
-        if (!parsed.success) throw validationError(`invalid rewards: ${describeIssues(parsed.error)}`);
+        if (!parsed.success)
+          throw validationError(`invalid rewards: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
         const { batchId, rewards } = parsed.data;
         const campaign = typeof campaignId === 'string' ? await lockCampaign(tx, campaignId.trim().toLowerCase()) : undefined;
         if (!campaign)
@@ -51,7 +52,10 @@ export function createCampaignRewardActivities(deps: ActivityDeps) {
         const maxPerUser = BigInt(campaign.max_per_user);
         const seen = new Set<string>();
         const wanted = rewards.map((r, i) => {
-          if (seen.has(r.accountId)) throw validationError(`rewards.${i}.accountId: ${r.accountId} appears twice in the batch`);
+          if (seen.has(r.accountId))
+            throw validationError(`rewards.${i}.accountId: ${r.accountId} appears twice in the batch`, {
+              field: `rewards.${i}.accountId`,
+            });
           seen.add(r.accountId);
           const amount = r.amount ? BigInt(r.amount) : BigInt(campaign.reward_per_user);
           if (amount > maxPerUser) {

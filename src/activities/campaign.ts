@@ -4,7 +4,7 @@ import { campaignHoldKey, CampaignInput, type CampaignPlan } from '../domain/cam
 import { DomainError, validationError } from '../domain/errors';
 import { holdIdFor } from '../domain/ids';
 import { formatAmount } from '../domain/money';
-import { describeIssues } from '../domain/schemas';
+import { describeIssues, issueField } from '../domain/schemas';
 import { placeHold, releaseHold } from '../db/ledger';
 import { findAccount, findHouseAccount } from '../db/queries/accounts';
 import { findAssetScale } from '../db/queries/assets';
@@ -47,7 +47,8 @@ async function lockLiveCampaign(tx: PoolClient, campaignId: string, step: string
 /** Resolves the request against the campaign config and the ledger; writes nothing. */
 export async function planCampaign(tx: PoolClient, raw: unknown, now: Date): Promise<CampaignPlan> {
   const parsed = CampaignInput.safeParse(raw);
-  if (!parsed.success) throw validationError(`invalid campaign: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw validationError(`invalid campaign: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
   const input = parsed.data;
   const config = await findCampaignDefaults(tx);
   if (!config) {

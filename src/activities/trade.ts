@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { DomainError, validationError } from '../domain/errors';
 import { holdIdFor, stepId } from '../domain/ids';
 import { formatAmount, MAX_AMOUNT } from '../domain/money';
-import { describeIssues } from '../domain/schemas';
+import { describeIssues, issueField } from '../domain/schemas';
 import { crosses, reserveFor, withinBand } from '../domain/trade-math';
 import { TradeInput, type MatchResult, type OrderState, type PlannedOrder } from '../domain/trade';
 import { placeHold, releaseHold } from '../db/ledger';
@@ -37,7 +37,8 @@ async function userAccount(tx: PoolClient, owner: string, asset: string): Promis
 /** Checks an order against the market and the owner's funds; writes nothing. */
 async function planOrder(tx: PoolClient, raw: unknown, workflowId: string): Promise<PlannedOrder> {
   const parsed = TradeInput.safeParse(raw);
-  if (!parsed.success) throw validationError(`invalid order: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw validationError(`invalid order: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
   const o = parsed.data;
   const market = activeMarket(await findMarket(tx, o.market), o.market);
   const [baseScale, quoteScale] = [await findAssetScale(tx, market.base_asset), await findAssetScale(tx, market.quote_asset)];

@@ -4,7 +4,7 @@ import { cleanReason } from '../domain/config-text';
 import { DomainError, validationError } from '../domain/errors';
 import { holdIdFor } from '../domain/ids';
 import { formatAmount, MAX_AMOUNT } from '../domain/money';
-import { describeIssues } from '../domain/schemas';
+import { describeIssues, issueField } from '../domain/schemas';
 import { withdrawalHoldKey, WithdrawalInput, type ValidWithdrawal } from '../domain/withdrawal';
 import { placeHold, releaseHold } from '../db/ledger';
 import { findAccount, findHouseAccount } from '../db/queries/accounts';
@@ -69,7 +69,8 @@ export function createWithdrawalActivities(deps: ActivityDeps) {
     /** Checks the request against the schema, the asset's rule, the address checksum and the limits; writes nothing. */
     validateWithdrawal: transactional(deps, 'validateWithdrawal', async (raw: unknown, tx): Promise<ValidWithdrawal> => {
       const parsed = WithdrawalInput.safeParse(raw);
-      if (!parsed.success) throw validationError(`invalid withdrawal: ${describeIssues(parsed.error)}`);
+      if (!parsed.success)
+        throw validationError(`invalid withdrawal: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
       const input = parsed.data;
       const scale = await findAssetScale(tx, input.asset);
       if (scale === undefined) throw validationError(`asset: unknown asset "${input.asset}"`, { field: 'asset' });

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import { DomainError, validationError } from '../domain/errors';
-import { describeIssues, uuid } from '../domain/schemas';
+import { describeIssues, issueField, uuid } from '../domain/schemas';
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../db/queries/api-keys';
 
 /**
@@ -55,7 +55,8 @@ const view = (r: ApiKeyRow): ApiKeyView => ({
 /** Creates a key; the returned `key` is shown once and cannot be read back. */
 export async function createApiKey(pool: Pool, request: ApiKeyCreateRequest): Promise<ApiKeyView & { key: string }> {
   const parsed = ApiKeyCreateRequest.safeParse(request);
-  if (!parsed.success) throw validationError(`invalid API key: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw validationError(`invalid API key: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
   const id = randomUUID();
   const key = `txk_${id.replace(/-/g, '')}_${randomBytes(32).toString('base64url')}`;
   const row = await insertApiKey(pool, {
@@ -69,7 +70,8 @@ export async function createApiKey(pool: Pool, request: ApiKeyCreateRequest): Pr
 
 export async function revokeApiKeyById(pool: Pool, id: string): Promise<ApiKeyView> {
   const parsed = uuid.safeParse(id);
-  if (!parsed.success) throw validationError(`key id: ${id} is not a key id (a UUID, as txmgr apikey list shows)`);
+  if (!parsed.success)
+    throw validationError(`key id: ${id} is not a key id (a UUID, as txmgr apikey list shows)`, { field: 'id' });
   const row = await revokeApiKey(pool, parsed.data);
   if (!row) throw new DomainError('NotFound', `no API key with id ${parsed.data}`);
   return view(row);

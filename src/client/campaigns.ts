@@ -22,7 +22,7 @@ import {
 } from '../domain/campaign';
 import { DomainError, isDomainErrorType, validationError } from '../domain/errors';
 import { formatAmount, parseHumanAmount } from '../domain/money';
-import { assetCode, describeIssues, uuid } from '../domain/schemas';
+import { assetCode, describeIssues, issueField, uuid } from '../domain/schemas';
 import { findAssetScale } from '../db/queries/assets';
 import { findCampaign, findCampaignState, findCampaignTombstone } from '../db/queries/campaigns';
 import { findCampaignDefaults } from '../db/queries/config-areas';
@@ -68,7 +68,8 @@ export type RewardRequest = z.input<typeof RewardRequest>;
 
 function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
   return parsed.data;
 }
 

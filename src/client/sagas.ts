@@ -5,6 +5,7 @@ import { DomainError } from '../domain/errors';
 import { expectedSagaMs, RESTING_EXPIRY_GRACE_MS, RESTING_KINDS, SAGA_STATUSES } from '../domain/saga-kinds';
 import { findDepositByReference } from '../db/queries/deposits';
 import { findOrderOfWorkflow } from '../db/queries/orders';
+import { findDesignedWait } from '../db/queries/saga-waits';
 import { SAGA_STATUS, SAGA_TYPE } from '../temporal/search-attributes';
 import { approveDepositSignal, rejectDepositSignal, retryCompensationSignal, sagaStatusQuery } from '../workflows';
 import type { SagaState } from '../workflows/saga';
@@ -120,6 +121,8 @@ export async function retrySagaCompensation(temporal: Client, workflowId: string
 }
 
 export interface SagaListing {
+  /** What a long-running saga waits for by design (a resting order, an active campaign). */
+  waitingFor?: string;
   workflowId: string;
   kind: string;
   /** The saga's own status (its search attribute), e.g. COMPENSATION_FAILED. */
@@ -146,7 +149,11 @@ export interface ListSagasOptions {
   expectedMs?: number;
   limit?: number;
   now?: Date;
-  /** The order book: a trade saga whose order rests there is expected to run long. Without it, age alone decides. */
+  /**
+   * The application database: a saga running past its kind's time because it waits by design
+   * (a resting order, a scheduled or active campaign) is then listed with that wait, not as
+   * needing attention; a trade whose GTD order is overdue, or whose order closed while it runs, is.
+   */
   pool?: Pool;
 }
 
@@ -225,14 +232,21 @@ export async function listSagas(temporal: Client, o: ListSagasOptions = {}): Pro
       o.pool && executionStatus === 'RUNNING' && RESTING_KINDS.includes(kind)
         ? await findOrderOfWorkflow(o.pool, info.workflowId)
         : undefined;
-    const attention = attentionOf(
+    let attention = attentionOf(
       listing,
       o.expectedMs ?? expectedSagaMs(kind),
       now,
       order && { status: order.status, expiresAt: order.expires_at },
     );
+    // A wait by design is shown as such: a resting order always, another saga's only when its age flagged it.
+    let waitingFor: string | undefined;
+    const designed = order ? order.status === 'open' && !attention : attention !== undefined;
+    if (o.pool && designed && executionStatus === 'RUNNING' && listing.status !== 'COMPENSATION_FAILED') {
+      waitingFor = await findDesignedWait(o.pool, listing.workflowId);
+      if (waitingFor) attention = undefined;
+    }
     if (o.attention && !attention) continue;
-    out.push(attention ? { ...listing, attention } : listing);
+    out.push({ ...listing, ...(waitingFor ? { waitingFor } : {}), ...(attention ? { attention } : {}) });
     if (out.length >= limit) break;
   }
   return out;

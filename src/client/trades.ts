@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { DomainError, validationError } from '../domain/errors';
 import { stepId } from '../domain/ids';
 import { formatAmount, parseHumanAmount } from '../domain/money';
-import { describeIssues } from '../domain/schemas';
+import { describeIssues, issueField } from '../domain/schemas';
 import {
   clientOrderId,
   marketSymbol,
@@ -97,7 +97,8 @@ export function orderView(o: OrderState, m: MarketScales): OrderView {
 /** Checks and converts a human order; throws a typed error naming the field before anything starts. */
 export async function prepareTrade(db: Pool, request: TradeRequest): Promise<TradeInput> {
   const parsed = TradeRequest.safeParse(request);
-  if (!parsed.success) throw validationError(`invalid order: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw validationError(`invalid order: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
   const r = parsed.data;
   const m = await marketScales(db, r.market);
   if (m.market.status !== 'active') throw new DomainError('MarketHalted', `market: ${r.market} is halted`, { field: 'market' });
@@ -116,7 +117,8 @@ export async function prepareTrade(db: Pool, request: TradeRequest): Promise<Tra
     historyLimit: r.historyLimit,
   };
   const checked = TradeInput.safeParse(input);
-  if (!checked.success) throw validationError(`invalid order: ${describeIssues(checked.error)}`);
+  if (!checked.success)
+    throw validationError(`invalid order: ${describeIssues(checked.error)}`, { field: issueField(checked.error) });
   return input;
 }
 

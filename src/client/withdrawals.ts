@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { canonicalAddress, type ChainNetwork } from '../domain/address';
 import { DomainError, validationError } from '../domain/errors';
 import { formatAmount, parseHumanAmount } from '../domain/money';
-import { assetCode, describeIssues, uuid } from '../domain/schemas';
+import { assetCode, describeIssues, issueField, uuid } from '../domain/schemas';
 import {
   WithdrawalInput,
   type CancelWithdrawalResult,
@@ -58,8 +58,7 @@ export const chainNetwork = (env: NodeJS.ProcessEnv = process.env): ChainNetwork
 function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const field = parsed.error.issues[0]?.path.join('.') || undefined;
-    throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`, field ? { field } : undefined);
+    throw validationError(`invalid ${what}: ${describeIssues(parsed.error)}`, { field: issueField(parsed.error) });
   }
   return parsed.data;
 }

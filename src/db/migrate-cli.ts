@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { ConfigError, loadMigrateConfig } from '../config';
 import { createLogger } from '../logger';
+import { ensureAppLogin } from './app-role';
 import { DatabaseUnavailableError, describeDatabase, migrate } from './migrate';
 
 /**
  * `npm run migrate` (node dist/db/migrate-cli.js): applies pending migrations to
- * DATABASE_URL. Exit 2 for a missing or bad DATABASE_URL, 1 for an unreachable database
+ * DATABASE_URL (the owner's URL); with APP_DATABASE_URL, then makes sure that URL's login
+ * role exists with its password, as a member of txmgr_app (rows only, no schema). Exit 2 for a missing or bad DATABASE_URL, 1 for an unreachable database
  * or a failed migration, each as one line on stderr.
  */
 async function main(): Promise<void> {
@@ -13,6 +15,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const applied = await migrate(config.databaseUrl, logger);
   logger.info({ applied }, `applied ${applied.length} migration(s) to ${describeDatabase(config.databaseUrl)}`);
+  if (config.appDatabaseUrl) {
+    await ensureAppLogin(config.databaseUrl, config.appDatabaseUrl);
+    logger.info(`the application's login role ${new URL(config.appDatabaseUrl).username} is a member of txmgr_app`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { validationError } from './errors';
-import { assetCode, describeIssues, minorUnits, uuid } from './schemas';
+import { assetCode, describeIssues, issueField, minorUnits, uuid } from './schemas';
 
 /**
  * The transaction core's operations: each has a parameter schema and the resources
@@ -132,12 +132,22 @@ export const resourcesOf = (operations: readonly Operation[]): Resource[] =>
  */
 export function parseTransaction(raw: unknown): TransactionInput {
   const shape = TransactionShape.safeParse(raw);
-  if (!shape.success) throw validationError(`invalid transaction: ${describeIssues(shape.error)}`);
+  if (!shape.success) {
+    throw validationError(`invalid transaction: ${describeIssues(shape.error)}`, { field: issueField(shape.error) });
+  }
   const operations: Operation[] = shape.data.operations.map((rawOp, i) => {
     const op = OperationShape.safeParse(rawOp);
-    if (!op.success) throw validationError(`invalid transaction: ${prefixed(op.error, `operations.${i}`)}`);
+    if (!op.success) {
+      throw validationError(`invalid transaction: ${prefixed(op.error, `operations.${i}`)}`, {
+        field: fieldUnder(op.error, `operations.${i}`),
+      });
+    }
     const params = OPERATION_SCHEMAS[op.data.type].safeParse(op.data.params ?? {});
-    if (!params.success) throw validationError(`invalid transaction: ${prefixed(params.error, `operations.${i}.params`)}`);
+    if (!params.success) {
+      throw validationError(`invalid transaction: ${prefixed(params.error, `operations.${i}.params`)}`, {
+        field: fieldUnder(params.error, `operations.${i}.params`),
+      });
+    }
     return { type: op.data.type, resource: op.data.resource, params: params.data } as Operation;
   });
   operations.forEach((op, i) => {
@@ -159,6 +169,12 @@ export function parseTransaction(raw: unknown): TransactionInput {
     );
   }
   return { id: shape.data.id, mode: shape.data.mode, timeoutSeconds: shape.data.timeoutSeconds, operations };
+}
+
+/** The field of the first issue under `prefix` ("operations.2.params.amount"). */
+function fieldUnder(error: z.ZodError, prefix: string): string {
+  const field = issueField(error);
+  return field === 'input' ? prefix : `${prefix}.${field}`;
 }
 
 function prefixed(error: z.ZodError, prefix: string): string {

@@ -12,8 +12,14 @@ const HOUR = 60 * MINUTE;
 export const EXPECTED_SAGA_MS: Readonly<Record<string, number>> = {
   deposit: 25 * HOUR,
   withdrawal: 6 * HOUR,
+  // Its setup; an active campaign then runs until its end, which `sagas list` reads from its row.
   campaign: HOUR,
+  // A taker; a resting order then waits for fills, which `sagas list` reads from its row.
   trade: 10 * MINUTE,
+  // An operation list: at most its timeout (1 h), then the commit or rollback of every participant.
+  'transaction-atomic': HOUR + 5 * MINUTE,
+  'transaction-saga': HOUR + 5 * MINUTE,
+  'transaction-2pc': HOUR + 5 * MINUTE,
 };
 export const DEFAULT_EXPECTED_SAGA_MS = HOUR;
 

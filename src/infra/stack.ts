@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { ensureDatabase } from '../db/admin';
+import { EMBEDDED_APP_LOGIN, ensureAppLogin, withLogin } from '../db/app-role';
 import type { Logger } from '../logger';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
@@ -45,7 +46,14 @@ export interface StackOptions {
 }
 
 export interface Stack {
+  /** The owner's URL: migrations run as this role. */
   databaseUrl: string;
+  /**
+   * The worker's, the CLI's and the API's URL when txmgr started PostgreSQL itself: a login
+   * role in txmgr_app, which reads and writes rows but never changes the schema.
+   */
+  appDatabaseUrl?: string;
+  appCustodyDatabaseUrl?: string;
   /** The custody database (`<databaseName>_custody`), when txmgr started PostgreSQL itself. */
   custodyDatabaseUrl?: string;
   /** URL of the server's maintenance database, when txmgr started PostgreSQL itself. */
@@ -117,6 +125,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     let databaseUrl: string;
     let adminUrl: string | undefined;
     let custodyDatabaseUrl: string | undefined;
+    let appDatabaseUrl: string | undefined;
+    let appCustodyDatabaseUrl: string | undefined;
     if (o.databaseUrl) {
       databaseUrl = o.databaseUrl;
     } else {
@@ -135,6 +145,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       adminUrl = pg.adminUrl;
       databaseUrl = await ensureDatabase(pg.adminUrl, o.databaseName);
       custodyDatabaseUrl = await ensureDatabase(pg.adminUrl, `${o.databaseName}_custody`);
+      const app = (url: string) => withLogin(url, EMBEDDED_APP_LOGIN.role, EMBEDDED_APP_LOGIN.password);
+      await ensureAppLogin(pg.adminUrl, app(pg.adminUrl));
+      appDatabaseUrl = app(databaseUrl);
+      appCustodyDatabaseUrl = app(custodyDatabaseUrl);
       o.logger.info({ port: pg.port }, 'embedded PostgreSQL started');
     }
     checkAbort();
@@ -203,6 +217,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     return {
       databaseUrl,
       custodyDatabaseUrl,
+      appDatabaseUrl,
+      appCustodyDatabaseUrl,
       adminUrl,
       temporalAddress,
       namespace: o.namespace,

@@ -19,8 +19,9 @@ const decide = proxyActivities<Activities>({ ...COMPENSATION_OPTIONS, startToClo
 /**
  * Two-phase commit across the resource databases. Temporal's history is the coordinator's
  * log; the decision is also written to tx_transactions (first one wins, shared with
- * recovery) before any participant is told. Prepare: 30 s and within the overall timeout;
- * commit or roll back: 60 s, after which recovery (scheduled in the worker) finishes the job.
+ * recovery) before any participant is told. Prepare: 30 s an attempt, retried within the
+ * overall timeout; commit or roll back: 60 s an attempt, retried until done (recovery,
+ * scheduled in the worker, may finish it first).
  */
 export async function runTwoPhase(input: TransactionInput, state: TransactionResult, timeoutMs: number): Promise<void> {
   const deadlineAt = workflowInfo().startTime.getTime() + timeoutMs;
@@ -31,11 +32,13 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
   const begun = await begin.beginTwoPhase({ input, deadlineAt: new Date(deadlineAt).toISOString() });
   const gidOf = (r: string) => `txmgr:${begun.gidKey}:${r}`;
 
+  // Each attempt is bounded; a database that cannot be reached is retried until the transaction's
+  // own deadline (faults are not outcomes), after which it rolls back.
   const left = deadlineAt - workflowNow();
   const prepare = proxyActivities<Activities>({
     ...STEP_OPTIONS,
     startToCloseTimeout: `${PREPARE_TIMEOUT_SECONDS} seconds`,
-    scheduleToCloseTimeout: Math.max(1, Math.min(PREPARE_TIMEOUT_SECONDS * 1000, left)),
+    scheduleToCloseTimeout: Math.max(1, left),
   });
   const resources = resourcesOf(input.operations);
   const prepared = await Promise.allSettled(
@@ -55,10 +58,11 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
   const decision = await decide.decideTwoPhase({ txId: input.id, decision: wanted });
   state.decision = decision;
 
+  // The decision is recorded: finishing it must happen, so a participant that cannot be reached is
+  // retried until it can (recovery, on its schedule, may finish it first; both are idempotent).
   const finish = proxyActivities<Activities>({
     ...COMPENSATION_OPTIONS,
     startToCloseTimeout: `${COMMIT_TIMEOUT_SECONDS} seconds`,
-    scheduleToCloseTimeout: `${COMMIT_TIMEOUT_SECONDS} seconds`,
   });
   try {
     await Promise.all(
@@ -68,7 +72,7 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     state.status = 'FAILED';
     throw ApplicationFailure.create({
       type: 'InDoubt',
-      message: `decision ${decision} recorded, but not every participant finished within ${COMMIT_TIMEOUT_SECONDS} s: txmgr recovery run (and the worker's scheduled check) completes it`,
+      message: `decision ${decision} recorded, but a participant refused to finish it: txmgr recovery run (and the worker's scheduled check) completes it`,
       nonRetryable: true,
       cause: err instanceof Error ? err : undefined,
     });

@@ -10,8 +10,8 @@ export const WORKER_COMMAND = ['npm', 'run', 'worker'] as const;
 /** The CLI as the README shows it. */
 export const CLI_COMMAND = ['node', 'dist/client/cli.js'] as const;
 
-/** The variables `migrate` is given, and nothing else. */
-export const MIGRATE_ENV = ['DATABASE_URL'] as const;
+/** The variables `migrate` is given, and nothing else: the owner's URL and the workers' (its role is made a member of txmgr_app). */
+export const MIGRATE_ENV = ['DATABASE_URL', 'APP_DATABASE_URL'] as const;
 /** The variables every worker is given (compose may tune more of src/config.ts's list). */
 export const WORKER_ENV = [
   'TEMPORAL_ADDRESS',

@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { TxmgrClient } from '../../src/client';
-import { dropDatabase, ensureDatabase } from '../../src/db/admin';
+import { dropDatabase, ensureDatabase, withDatabase } from '../../src/db/admin';
 import { checkInvariants } from '../../src/db/invariants';
 import { checkTxcoreInvariants } from '../../src/db/invariants-txcore';
 import { migrate } from '../../src/db/migrate';
@@ -19,6 +19,12 @@ export interface TestContext {
   pool: Pool;
   /** The file's custody database (the transaction core's second resource), with `useTestContext({ custody: true })`. */
   custodyPool?: Pool;
+  /**
+   * The same databases as the application's login role (a member of txmgr_app: rows, never the
+   * schema), as the embedded stack gives the worker and the API: `withWorker(tq, fn, { pool: ctx.appPool })`.
+   */
+  appPool: Pool;
+  appCustodyPool?: Pool;
   databaseUrl: string;
   databaseName: string;
   temporal: Client;
@@ -72,6 +78,11 @@ export function useTestContext(
       await migrate(custodyUrl);
       custodyPool = createPool({ databaseUrl: custodyUrl, max: 30 });
     }
+    const appUrl = required('TXMGR_TEST_APP_URL');
+    const appPool = createPool({ databaseUrl: withDatabase(appUrl, databaseName), max: 30 });
+    const appCustodyPool = options.custody
+      ? createPool({ databaseUrl: withDatabase(appUrl, `${databaseName}_custody`), max: 30 })
+      : undefined;
     temporalConnection = await Connection.connect({ address });
     const connection = await NativeConnection.connect({ address });
     const temporal = new Client({ connection: temporalConnection, namespace });
@@ -79,6 +90,8 @@ export function useTestContext(
     Object.assign(ctx, {
       pool,
       custodyPool,
+      appPool,
+      appCustodyPool,
       databaseUrl,
       databaseName,
       temporal,
@@ -118,6 +131,8 @@ export function useTestContext(
     for (const close of closers.splice(0).reverse()) await close();
     await ctx.pool?.end();
     await ctx.custodyPool?.end();
+    await ctx.appPool?.end();
+    await ctx.appCustodyPool?.end();
     await ctx.connection?.close();
     await temporalConnection?.close();
     const failed = (globalThis as { __txmgrFailed?: boolean }).__txmgrFailed === true;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadCommonConfig } from '../../src/config';
+import { EMBEDDED_APP_LOGIN, ensureAppLogin, withLogin } from '../../src/db/app-role';
 import { cleanUpAfter, readLock } from '../../src/infra/data-dir';
 import { isRunning } from '../../src/infra/processes';
 import { PROJECT_ROOT, startStack, type Stack } from '../../src/infra/stack';
@@ -46,6 +47,10 @@ export default async function globalSetup(): Promise<void> {
     process.env.TXMGR_TEST_TEMPORAL_ADDRESS = stack.temporalAddress;
     process.env.TXMGR_TEST_ADMIN_URL = stack.adminUrl ?? stack.databaseUrl;
     process.env.TXMGR_TEST_NAMESPACE = stack.namespace;
+    // The application's login role (txmgr_app: rows, no schema), for workers that run as it.
+    const appUrl = withLogin(stack.adminUrl ?? stack.databaseUrl, EMBEDDED_APP_LOGIN.role, EMBEDDED_APP_LOGIN.password);
+    if (!stack.appDatabaseUrl) await ensureAppLogin(stack.databaseUrl, appUrl);
+    process.env.TXMGR_TEST_APP_URL = appUrl;
     (globalThis as { __txmgrStack?: Stack }).__txmgrStack = stack;
     (globalThis as { __txmgrDataDir?: string }).__txmgrDataDir = dataDir;
   } catch (err) {

@@ -136,7 +136,12 @@ async function one<T extends Record<string, unknown>>(url: string, sql: string, 
 
 describe('the cluster path from the README', () => {
   test('migrate, two workers and the CLI: a config transaction, a deposit in review approved after its worker drained on SIGTERM', async () => {
-    const databaseUrl = await freshDatabase();
+    const ownerUrl = await freshDatabase();
+    // Migrations as the owner; the workers and the CLI as a login role in txmgr_app that migrate makes.
+    const u = new URL(ownerUrl);
+    u.username = 'txmgr_cluster_app';
+    u.password = 'cluster-app-secret';
+    const databaseUrl = u.toString();
     const workerEnv: WorkerEnv = {
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: 'default',
@@ -155,14 +160,20 @@ describe('the cluster path from the README', () => {
     const cli = (...args: string[]) => run([...CLI_COMMAND, ...args], cliEnv);
 
     // Before migrating, a worker refuses to start and says what to run.
-    const early = await run(['node', 'dist/worker.js'], workerEnv);
+    const early = await run(['node', 'dist/worker.js'], { ...workerEnv, DATABASE_URL: ownerUrl });
     expect(early.code).toBe(2);
     expect(ownLines(early.stderr)).toEqual([expect.stringContaining('run npm run migrate')]);
 
-    const migrated = await run(MIGRATE_COMMAND, { DATABASE_URL: databaseUrl });
+    const migrated = await run(MIGRATE_COMMAND, { DATABASE_URL: ownerUrl, APP_DATABASE_URL: databaseUrl });
     expect(migrated).toMatchObject({ code: 0 });
     const applied = await one<{ n: string }>(databaseUrl, 'SELECT count(*) AS n FROM pgmigrations', []);
     expect(Number(applied?.n)).toBe(expectedMigrations().length);
+    expect(
+      await one(databaseUrl, 'SELECT current_user AS u, pg_has_role(current_user, $1, $2) AS member', ['txmgr_app', 'MEMBER']),
+    ).toEqual({
+      u: 'txmgr_cluster_app',
+      member: true,
+    });
 
     // Two workers on one queue; the first registers the namespace's search attributes.
     const workers = [startWorker(workerEnv), startWorker(workerEnv)];

@@ -11,7 +11,7 @@ import { CONFIG_KINDS } from '../../src/domain/config';
 import { checkInvariants } from '../../src/db/invariants';
 import { useTestContext } from '../helpers/context';
 import { balances, houseAccount, openUserAccount } from '../helpers/fixtures';
-import { numRuns } from '../helpers/properties';
+import { blank, extraKey, INJECTION, mutate, notString, notUuid, numRuns, tooLong, withNul } from '../helpers/properties';
 
 /**
  * Every client and workflow input boundary under generated bad input: each rejection is a
@@ -36,30 +36,6 @@ async function domainRejection(p: Promise<unknown>): Promise<DomainError> {
   expect(err).toBeInstanceOf(DomainError);
   return err as DomainError;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const INJECTION = fc.constantFrom(
-  "x'; DROP TABLE deposits; --",
-  "' OR '1'='1",
-  'Robert"); DELETE FROM accounts; --',
-  '$1; TRUNCATE transfers',
-);
-/** Anything that is not a string. */
-const notString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string()), fc.object());
-const notUuid = fc.oneof(
-  notString,
-  fc.string().filter((s) => !UUID.test(s.trim().toLowerCase())),
-  INJECTION,
-);
-const tooLong = (n: number) => fc.string({ minLength: n + 1, maxLength: n + 40 }).filter((s) => s.trim().length > n);
-const blank = fc.constantFrom('', ' ', '\t', '   \n');
-const withNul = fc.string({ maxLength: 20 }).map((s) => `a${s}\u0000b`);
-/** A key no boundary knows, with any value. */
-const extraKey = fc.tuple(fc.constantFrom('amountMinor', 'admin', '__proto__x', 'sql', 'debitAccountId'), fc.anything());
-
-type Mutation = { field: string; value: unknown; expectField: string };
-const mutate = (field: string, value: fc.Arbitrary<unknown>, expectField = field): fc.Arbitrary<Mutation> =>
-  value.map((v) => ({ field, value: v, expectField }));
 
 describe('input boundaries under generated bad input', () => {
   let usd: string;

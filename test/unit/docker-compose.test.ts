@@ -230,15 +230,21 @@ describe('docker-compose.yml', () => {
       expect(port).toBe('7233');
     });
 
-    test('uses the app-db service with its credentials, as does migrate', () => {
-      const url = new URL(workerEnv.DATABASE_URL as string);
+    test('uses the app-db service as the role migrate makes for it, while migrate runs as the owner', () => {
       const db = env(service('app-db'));
-      expect(url.hostname).toBe('app-db');
-      expect(url.port || '5432').toBe('5432');
-      expect(decodeURIComponent(url.username)).toBe(db.POSTGRES_USER);
-      expect(decodeURIComponent(url.password)).toBe(db.POSTGRES_PASSWORD);
-      expect(url.pathname.slice(1)).toBe(db.POSTGRES_DB);
-      expect(env(service('migrate')).DATABASE_URL).toBe(workerEnv.DATABASE_URL);
+      const owner = new URL(env(service('migrate')).DATABASE_URL as string);
+      const app = new URL(workerEnv.DATABASE_URL as string);
+      for (const url of [owner, app]) {
+        expect(url.hostname).toBe('app-db');
+        expect(url.port || '5432').toBe('5432');
+        expect(url.pathname.slice(1)).toBe(db.POSTGRES_DB);
+      }
+      expect(decodeURIComponent(owner.username)).toBe(db.POSTGRES_USER);
+      expect(decodeURIComponent(owner.password)).toBe(db.POSTGRES_PASSWORD);
+      // Least privilege: the worker is not the owner; migrate creates its login role in txmgr_app.
+      expect(decodeURIComponent(app.username)).not.toBe(db.POSTGRES_USER);
+      expect(app.password).not.toBe('');
+      expect(env(service('migrate')).APP_DATABASE_URL).toBe(workerEnv.DATABASE_URL);
     });
 
     test('runs what `npm run worker` runs (the image default)', () => {

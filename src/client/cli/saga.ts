@@ -4,6 +4,8 @@ import { findDepositView } from '../deposits';
 import { depositWorkflowId } from '../index';
 import { retrySagaCompensation } from '../sagas';
 import { SAGA_STATUS } from '../../temporal/search-attributes';
+import type { TransactionResult } from '../../domain/operations';
+import { transactionStatusQuery } from '../../workflows';
 import { handler } from './command';
 import type { CliContext } from './context';
 import { toCliError } from './errors';
@@ -69,8 +71,16 @@ async function showSaga(ctx: CliContext, out: Output, idOrReference: string): Pr
       );
   }
   const state = probe.state;
+  // An operation list in atomic or 2pc mode is no step-by-step saga: its own query says what each operation did.
+  let transaction: TransactionResult | undefined;
+  if (!state && description.type === 'executeTransaction' && !probe.noWorker && !probe.failingTask) {
+    transaction = await temporal.workflow
+      .getHandle(workflowId)
+      .query(transactionStatusQuery)
+      .catch(() => undefined);
+  }
   // The search attribute tells the saga's own status even when no worker can answer the query.
-  const sagaStatus = state?.status ?? description.typedSearchAttributes.get(SAGA_STATUS);
+  const sagaStatus = state?.status ?? transaction?.status ?? description.typedSearchAttributes.get(SAGA_STATUS);
   if (out.json) {
     return printJson({
       workflowId,
@@ -78,6 +88,7 @@ async function showSaga(ctx: CliContext, out: Output, idOrReference: string): Pr
       status: probe.status,
       taskQueue: probe.taskQueue,
       saga: state ?? null,
+      transaction: transaction ?? null,
       waitingFor: waitingFor ?? null,
       failure: failure ?? state?.failure ?? null,
     });
@@ -89,6 +100,8 @@ async function showSaga(ctx: CliContext, out: Output, idOrReference: string): Pr
     ['steps done', state?.stepsDone.join(' → ') || (state ? '(none yet)' : undefined)],
     ['compensated', state?.compensationsRun.join(' → ')],
     ['to undo', state?.compensationsPending.join(' → ')],
+    ['operations', transaction?.operations.map((op) => `${op.position} ${op.type} on ${op.resource}: ${op.status}`).join('; ')],
+    ['decision', transaction?.decision],
     ['waiting for', waitingFor],
     ['failure', failure ?? state?.failure],
     ['started', description.startTime.toISOString()],

@@ -39,7 +39,8 @@ export function registerSagasCommands(program: Command): void {
           o: { kind?: string; status?: string; olderThan?: number; attention?: boolean; expected?: number; limit: number },
         ) => {
           const listed = await listSagas(await ctx.temporal(), {
-            pool: await ctx.db(),
+            // With the database, a resting order or an active campaign is shown waiting, not stuck.
+            pool: ctx.hasDatabase ? await ctx.db() : undefined,
             kind: o.kind,
             status: o.status,
             taskQueue: ctx.taskQueue,
@@ -57,6 +58,8 @@ export function registerSagasCommands(program: Command): void {
               ['startTime', 'STARTED'],
               ['age', 'AGE'],
               ['attention', 'NEEDS ATTENTION'],
+              // Only when some saga waits by design (a resting order, an active campaign).
+              ...(listed.some((l) => l.waitingFor) ? [['waitingFor', 'WAITING FOR'] as [string, string]] : []),
             ],
             listed.map((l) => ({
               ...l,
