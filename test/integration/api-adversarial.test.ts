@@ -367,6 +367,11 @@ describe('the HTTP API under hostile requests', () => {
     expect(ok.filter((r) => r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
     const workflowId = ok[0]!.body.workflowId as string;
     expect(await count(ctx.pool, `SELECT 1 FROM api_audit WHERE target = $1 AND outcome = 'ok'`, [workflowId])).toBe(1);
+    // Replays are audited as such, naming what the first request acted on.
+    const replayed = ok.length - 1;
+    expect(await count(ctx.pool, `SELECT 1 FROM api_audit WHERE target = $1 AND outcome = 'replayed'`, [workflowId])).toBe(
+      replayed,
+    );
 
     const differentBody = await live.call('POST', 'execute-workflow', { key: admin, idempotencyKey: k, body: deposit() });
     expectError(differentBody, 409, 'IdempotencyConflict', 'Idempotency-Key');
