@@ -230,6 +230,20 @@ describe('the HTTP API under hostile requests', () => {
         'waitSeconds',
       ],
       ['wait 0', post('execute-workflow?wait=true&waitSeconds=0', { body: deposit() }), 422, 'ValidationError', 'waitSeconds'],
+      [
+        'wait hex',
+        post('execute-workflow?wait=true&waitSeconds=0x10', { body: deposit() }),
+        422,
+        'ValidationError',
+        'waitSeconds',
+      ],
+      [
+        'wait exponent',
+        post('execute-workflow?wait=true&waitSeconds=1e2', { body: deposit() }),
+        422,
+        'ValidationError',
+        'waitSeconds',
+      ],
     ];
     // JSON numbers where decimal strings are required, in every workflow type and in an operation list.
     const numbers: Array<[string, unknown, string]> = [
