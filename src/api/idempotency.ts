@@ -62,6 +62,7 @@ export function registerIdempotency(app: FastifyInstance, pool: Pool, logger: Lo
         );
       }
       if (first.status_code !== null && first.response_body !== null) {
+        request.auditTarget = replayedTarget(first.response_body);
         return reply
           .code(first.status_code)
           .header('content-type', 'application/json; charset=utf-8')
@@ -110,6 +111,16 @@ export function registerIdempotency(app: FastifyInstance, pool: Pool, logger: Lo
     }
     return payload;
   });
+}
+
+/** What a kept answer acted on (its workflow id), so a replay's audit row names it too. */
+function replayedTarget(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { workflowId?: unknown };
+    return typeof parsed.workflowId === 'string' ? parsed.workflowId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** "ok", or the error type of the answer (never its message: it may quote the request). */

@@ -17,11 +17,12 @@ export const StatusParams = z.object({ id: workflowIdParam }).strict();
 export const WaitQuery = z
   .object({
     wait: z.enum(['true', 'false'], { error: 'wait must be true or false' }).optional(),
-    waitSeconds: z.coerce
-      .number({ error: 'waitSeconds must be a whole number' })
-      .int('waitSeconds must be a whole number')
-      .min(1, 'waitSeconds must be at least 1')
-      .max(300, 'waitSeconds must be at most 300')
+    // Digits only: Number() would also read "0x10", "1e2" and " 5 " as numbers.
+    waitSeconds: z
+      .string({ error: 'waitSeconds must be a whole number' })
+      .regex(/^[0-9]{1,6}$/, 'waitSeconds must be a whole number')
+      .transform(Number)
+      .pipe(z.number().min(1, 'waitSeconds must be at least 1').max(300, 'waitSeconds must be at most 300'))
       .optional()
       .describe('how long to wait, capped by the server (TXMGR_API_MAX_WAIT_SECONDS)'),
   })

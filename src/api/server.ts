@@ -2,7 +2,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyError } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyReply } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Pool } from 'pg';
 import type { TxmgrClient } from '../client';
@@ -11,6 +11,7 @@ import type { ApiConfig } from './config';
 import { API_PREFIX, type ApiApp, type ApiDeps } from './context';
 import { ApiError, errorBody, toApiError } from './errors';
 import { registerIdempotency } from './idempotency';
+import { checkJsonCharset, parseJsonBody } from './json-body';
 import { registerPrometheus } from './prometheus';
 import { campaignRoutes } from './routes/campaigns';
 import { depositRoutes } from './routes/deposits';
@@ -24,6 +25,13 @@ import { withdrawalRoutes } from './routes/withdrawals';
 import { workflowRoutes } from './routes/workflows';
 import { registerAuthentication, registerIdempotencyKeyCheck } from './security';
 import { zodValidatorCompiler } from './validation';
+
+export { parseJsonBody } from './json-body';
+
+const FRAMEWORK_ERRORS: Record<string, ApiError> = {
+  FST_ERR_BAD_URL: new ApiError(400, 'MalformedRequest', 'the URL is not valid (a bad percent-encoding or not UTF-8)', 'path'),
+  FST_ERR_MAX_PARAM_LENGTH: new ApiError(414, 'UriTooLong', 'a path parameter is longer than 300 characters', 'path'),
+};
 
 export interface ApiServerOptions {
   client: TxmgrClient;
@@ -53,14 +61,20 @@ export async function buildApiServer(o: ApiServerOptions): Promise<ApiApp> {
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     routerOptions: { maxParamLength: 300 },
+    // A URL the router cannot read answers in the API's error shape too, without echoing the URL.
+    frameworkErrors: (err, _request, reply) => {
+      const e = FRAMEWORK_ERRORS[err.code] ?? new ApiError(400, 'MalformedRequest', 'the request could not be read', null);
+      void (reply as FastifyReply).code(e.statusCode).send(errorBody(e));
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text/plain body is refused with 415 instead of reaching a schema as a string.
   app.removeContentTypeParser(['text/plain', 'application/json']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      checkJsonCharset(request.headers['content-type']);
+      done(null, parseJsonBody(body));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -138,24 +152,6 @@ export async function buildApiServer(o: ApiServerOptions): Promise<ApiApp> {
   );
   await app.ready();
   return app;
-}
-
-/** JSON.parse, refusing `__proto__` and `constructor` keys anywhere (422 naming the key) and any syntax error (400). */
-export function parseJsonBody(text: string): unknown {
-  if (text.length === 0)
-    throw new ApiError(400, 'MalformedJson', 'the body is empty but its content-type is application/json', null);
-  let refused: string | undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text, (key, v: unknown) => {
-      if (key === '__proto__' || key === 'constructor') refused ??= key;
-      return v;
-    });
-  } catch {
-    throw new ApiError(400, 'MalformedJson', 'the body is not valid JSON', null);
-  }
-  if (refused) throw new ApiError(422, 'ValidationError', `the body must not hold a "${refused}" key`, refused);
-  return value;
 }
 
 /** Builds and listens; the returned app's address is where it serves. */
