@@ -73,6 +73,10 @@ export async function startWithdrawal(
   key = loadTotpKey(),
 ): Promise<{ withdrawalId: string; workflowId: string }> {
   const r = parseOrThrow(WithdrawalRequest, request, 'withdrawal');
+  // Refused before anything starts, as a deposit to an unknown account is.
+  if (!(await findAccount(txmgr.pool, r.accountId))) {
+    throw validationError(`accountId: account ${r.accountId} does not exist`, { field: 'accountId' });
+  }
   const scale = await txmgr.assetScale(r.asset);
   const amount = parseHumanAmount(r.amount, scale);
   const withdrawalId = r.withdrawalId ?? randomUUID();

@@ -237,6 +237,7 @@ describe('withdrawal bad input is refused naming the field; nothing held or sent
       [{ amount: '1e3' }, /^amount /],
       [{ amount: '9'.repeat(40) }, /^amount /],
       [{ withdrawalId: 'ABC' }, /withdrawalId: must be a UUID/],
+      [{ accountId: randomUUID() }, /^accountId: account .* does not exist/],
     ];
     for (const [change, message] of bad) {
       const err = await startWithdrawal(ctx.client(tq), { ...base, ...change } as WithdrawalRequest, TOTP_KEY).catch(
