@@ -62,6 +62,7 @@ test("the README's CLI block works verbatim on a fresh npm run demo -- --keep, w
   let run;
   try {
     expect(Object.keys(demo.env).sort()).toEqual([
+      'CUSTODY_DATABASE_URL',
       'DATABASE_URL',
       'TEMPORAL_ADDRESS',
       'TEMPORAL_NAMESPACE',
