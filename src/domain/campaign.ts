@@ -110,6 +110,8 @@ export interface PayRewardsResult {
   amount: string;
   spent: string;
   remaining: string;
+  /** This batch id was paid before with the same content: the outcome above is that first one, nothing was paid now. */
+  repeated?: boolean;
 }
 
 /** What the workflow reports at any time (query, updates) and returns at its end. */
@@ -137,3 +139,29 @@ export const campaignWorkflowId = (campaignId: string): string => `campaign-${ca
 export const campaignHoldKey = (workflowId: string): string => `${workflowId}:reserve`;
 export const rewardCaptureKey = (workflowId: string, batchId: string): string => `${workflowId}:rewards:${batchId}`;
 export const rewardTransferKey = (campaignId: string, accountId: string): string => `campaign-reward:${campaignId}:${accountId}`;
+
+/**
+ * How a batch differs from what was paid under its id before (recipient → minor units), one
+ * line per difference, first few only; empty when the content is the same (order aside).
+ */
+export function rewardBatchDifferences(
+  before: Record<string, string>,
+  now: Array<{ index: number; accountId: string; amount: bigint }>,
+  human: (minor: string | bigint) => string,
+  limit = 5,
+): string[] {
+  const lines: string[] = [];
+  const present = new Set<string>();
+  for (const r of now) {
+    present.add(r.accountId);
+    const was = before[r.accountId];
+    if (was === undefined) lines.push(`rewards.${r.index}.accountId: ${r.accountId} was not in it`);
+    else if (BigInt(was) !== r.amount) {
+      lines.push(`rewards.${r.index}.amount: ${human(r.amount)} for ${r.accountId}, where it paid ${human(was)}`);
+    }
+  }
+  for (const [accountId, amount] of Object.entries(before)) {
+    if (!present.has(accountId)) lines.push(`account ${accountId} is missing (it had ${human(amount)})`);
+  }
+  return lines.length > limit ? [...lines.slice(0, limit), `and ${lines.length - limit} more`] : lines;
+}

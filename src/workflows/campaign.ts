@@ -82,8 +82,12 @@ export async function createCampaign(input: CampaignInput): Promise<CampaignProg
       paying++;
       try {
         const paid = await rewards.payCampaignRewards({ ...batch, campaignId: progress.campaignId });
-        progress.spent = paid.spent;
-        progress.rewardsPaid += paid.paid;
+        // A repeated batch id answers with its first outcome: counted then, not again.
+        if (!paid.repeated) {
+          // Batches may answer out of order: the campaign's spending only grows.
+          if (BigInt(paid.spent) > BigInt(progress.spent)) progress.spent = paid.spent;
+          progress.rewardsPaid += paid.paid;
+        }
         return paid;
       } catch (err) {
         // The caller sees the domain error itself (type and message), not the activity wrapper.
