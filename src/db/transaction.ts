@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { performance } from 'node:perf_hooks';
 import { DomainError } from '../domain/errors';
 import { classifyDbError, dbFailure, type DbError } from './errors';
-import { insertTransactionMetric } from './queries/metrics';
+import { insertTransactionMetric, transactionMetricStatement, type TransactionMetric } from './queries/metrics';
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
@@ -32,6 +32,12 @@ export function setTransactionMetrics(enabled: boolean): void {
  * one transaction_metrics row for every try, failed ones included. Serialization
  * failures and deadlocks are retried here a few times (cheap, and nothing has been
  * committed); anything else is classified and thrown.
+ *
+ * A committed try's row is written inside the transaction, in the same round trip as its
+ * COMMIT (no second connection, round trip or commit; the row exists exactly when the work
+ * does), so its duration runs from asking for a connection to the end of `fn`. A failed
+ * try's row is written after the rollback. The row sits behind a savepoint: should it ever
+ * be refused, the work still commits and the row is written on its own afterwards.
  */
 export async function withTransaction<T>(
   pool: Pool,
@@ -60,13 +66,35 @@ export async function withTransaction<T>(
       broken = true;
     };
     client.on('error', onConnectionError);
+    const record = options.recordMetrics ?? metricsEnabled;
+    const metric = (success: boolean): TransactionMetric => ({
+      operation,
+      workflowId: options.workflowId,
+      activity: options.activity,
+      durationMs: performance.now() - started,
+      success,
+      error: success ? undefined : errorText(thrown),
+      sqlstate: failure?.sqlstate,
+      attempt: options.attempt ?? 1,
+      localRetry: localTry,
+      isolation,
+    });
+    let metricPending = record;
     try {
       // Same round trip: the session names the operation while the transaction runs (pg_stat_activity, GET /locks).
       await client.query(
         `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}; SET LOCAL application_name = '${sessionName(operation)}'`,
       );
       result = await fn(client);
-      await client.query('COMMIT');
+      // A statement error that `fn` caught leaves the transaction failed: COMMIT would quietly roll it back.
+      if (client.getTransactionStatus() === 'E') {
+        throw new Error(`transaction ${operation} failed inside (a statement error was caught) and was rolled back`);
+      }
+      if (record) {
+        metricPending = !(await commitWithMetric(client, transactionMetricStatement(metric(true))));
+      } else {
+        await client.query('COMMIT');
+      }
       committed = true;
     } catch (err) {
       thrown = err ?? new Error(`transaction ${operation} failed without a reason`);
@@ -78,20 +106,9 @@ export async function withTransaction<T>(
       client.off('error', onConnectionError);
       client.release(broken);
     }
-    const durationMs = performance.now() - started;
-    if (options.recordMetrics ?? metricsEnabled) {
-      await insertTransactionMetric(pool, {
-        operation,
-        workflowId: options.workflowId,
-        activity: options.activity,
-        durationMs,
-        success: committed,
-        error: committed ? undefined : errorText(thrown),
-        sqlstate: failure?.sqlstate,
-        attempt: options.attempt ?? 1,
-        localRetry: localTry,
-        isolation,
-      }).catch(() => undefined); // metrics must never fail the business transaction
+    if (metricPending) {
+      // A failed try, or a committed one whose row the savepoint turned away: written on its own.
+      await insertTransactionMetric(pool, metric(committed)).catch(() => undefined); // never fails the business transaction
     }
     if (committed) return result as T;
     if (failure && (failure.kind === 'serialization_failure' || failure.kind === 'deadlock') && localTry < maxLocalRetries) {
@@ -100,6 +117,24 @@ export async function withTransaction<T>(
     }
     // Domain errors and errors the classifier does not know pass through untouched.
     throw failure ? dbFailure(thrown) : thrown;
+  }
+}
+
+/**
+ * `SAVEPOINT; INSERT metric; RELEASE; COMMIT` as one simple query (one round trip). True when
+ * the row committed with the work. When the INSERT is refused the rest of the string is
+ * skipped and the transaction waits in the failed state: back to the savepoint and commit
+ * the work alone (false: the caller writes the row afterwards). An error of COMMIT itself
+ * (a serialization failure at commit) ends the transaction and is thrown as the try's failure.
+ */
+async function commitWithMetric(client: PoolClient, insertMetric: string): Promise<boolean> {
+  try {
+    await client.query(`SAVEPOINT txmgr_metric; ${insertMetric}; RELEASE SAVEPOINT txmgr_metric; COMMIT`);
+    return true;
+  } catch (err) {
+    if (client.getTransactionStatus() !== 'E') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT txmgr_metric; COMMIT');
+    return false;
   }
 }
 
