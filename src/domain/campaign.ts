@@ -16,12 +16,19 @@ export const MAX_REWARDS_PER_BATCH = 5000;
 /** How long the setup (validate → reserve) retries transient faults before it compensates. */
 export const CAMPAIGN_SETUP_DEADLINE_SECONDS = 3600;
 
+/**
+ * A campaign name: trimmed and in Unicode NFC (so "Café" typed two ways is one name to the
+ * per-owner uniqueness), counted in characters as PostgreSQL counts them (an emoji is one,
+ * not two UTF-16 units), without NUL or other control characters (a name is printed in tables).
+ */
 export const campaignName = z
   .string({ error: 'name must be a string' })
   .trim()
+  .normalize('NFC')
   .min(1, 'name must not be empty')
-  .max(MAX_CAMPAIGN_NAME, `name must be at most ${MAX_CAMPAIGN_NAME} characters`)
-  .refine(noNul, 'name must not contain NUL characters');
+  .refine((s) => [...s].length <= MAX_CAMPAIGN_NAME, `name must be at most ${MAX_CAMPAIGN_NAME} characters`)
+  .refine(noNul, 'name must not contain NUL characters')
+  .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters such as a line break or tab');
 
 const isoTime = (field: string) =>
   z.iso.datetime({ offset: true, error: `${field} must be an ISO 8601 time such as 2027-01-31T12:00:00Z` });
