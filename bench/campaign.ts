@@ -40,6 +40,7 @@ const N = Number(process.env.BENCH_CAMPAIGN_N ?? 100);
 const ROUNDS = Number(process.env.BENCH_CAMPAIGN_ROUNDS ?? 8);
 const FAULTS = Number(process.env.BENCH_CAMPAIGN_FAULTS ?? 40);
 const PAYMENTS = 1000;
+const AA = process.env.BENCH_CAMPAIGN_AA === '1';
 const TX = Number(process.env.BENCH_CAMPAIGN_TX ?? 8000);
 
 const percentile = (sorted: number[], p: number) =>
@@ -124,7 +125,8 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         // on, off, off, on, on, off, …: a drift in the machine's load weighs on both alike.
         const metrics = Math.floor((round + 1) / 2) % 2 === 0;
-        setTransactionMetrics(metrics);
+        // BENCH_CAMPAIGN_AA=1: both kinds of round without rows, to see how far apart equal rounds land here.
+        setTransactionMetrics(metrics && !AA);
         const t0 = performance.now();
         const started = await Promise.all(Array.from({ length: N }, () => startCampaign(client, request())));
         await Promise.all(started.map((s) => temporal.workflow.getHandle(s.workflowId).result()));
@@ -205,6 +207,9 @@ async function main(): Promise<void> {
       '# Campaign saga benchmark',
       '',
       `Run ${new Date().toISOString()} with \`npm run bench:campaign\`.`,
+      ...(AA
+        ? ['', 'A/A run (BENCH_CAMPAIGN_AA=1): no round wrote metrics rows; "on" and "off" only label the alternation.']
+        : []),
       '',
       `Machine: ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${loadAtStart} at the start and ${os.loadavg()[0]?.toFixed(1)} at the end (shared with other work), Node ${process.version}.`,
       'Stack: embedded Temporal CLI dev server and embedded PostgreSQL, one worker (24 concurrent activities), all on this machine.',
