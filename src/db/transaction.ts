@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import { performance } from 'node:perf_hooks';
 import { DomainError } from '../domain/errors';
 import { classifyDbError, dbFailure, type DbError } from './errors';
@@ -80,6 +80,8 @@ export async function withTransaction<T>(
       isolation,
     });
     let metricPending = record;
+    const swallowed = () =>
+      new Error(`transaction ${operation} failed inside (a statement error was caught) and was rolled back`);
     try {
       // Same round trip: the session names the operation while the transaction runs (pg_stat_activity, GET /locks).
       await client.query(
@@ -87,13 +89,14 @@ export async function withTransaction<T>(
       );
       result = await fn(client);
       // A statement error that `fn` caught leaves the transaction failed: COMMIT would quietly roll it back.
-      if (client.getTransactionStatus() === 'E') {
-        throw new Error(`transaction ${operation} failed inside (a statement error was caught) and was rolled back`);
-      }
+      if (client.getTransactionStatus() === 'E') throw swallowed();
       if (record) {
-        metricPending = !(await commitWithMetric(client, transactionMetricStatement(metric(true))));
-      } else {
-        await client.query('COMMIT');
+        // 25P02: the session learnt of the failed state only now (pg answers an error before its state).
+        metricPending = !(await commitWithMetric(client, transactionMetricStatement(metric(true))).catch((err: unknown) => {
+          throw (err as { code?: string })?.code === '25P02' ? swallowed() : err;
+        }));
+      } else if (lastCommand(await client.query('COMMIT')) !== 'COMMIT') {
+        throw swallowed();
       }
       committed = true;
     } catch (err) {
@@ -141,11 +144,19 @@ async function commitWithMetric(client: PoolClient, insertMetric: string): Promi
     await client.query(`SAVEPOINT txmgr_metric; ${READ_ONLY_ASYNC}; ${insertMetric}; RELEASE SAVEPOINT txmgr_metric; COMMIT`);
     return true;
   } catch (err) {
-    if (client.getTransactionStatus() !== 'E') throw err;
-    await client.query('ROLLBACK TO SAVEPOINT txmgr_metric; COMMIT');
+    // pg rejects on the error itself, before the server says what state the session is in:
+    // ask by trying. Only a refused INSERT leaves the savepoint to go back to.
+    const recovered = await client.query('ROLLBACK TO SAVEPOINT txmgr_metric; COMMIT').then(
+      (results) => lastCommand(results) === 'COMMIT',
+      () => false,
+    );
+    if (!recovered) throw err;
     return false;
   }
 }
+
+const lastCommand = (results: QueryResult | QueryResult[]): string | undefined =>
+  (Array.isArray(results) ? results[results.length - 1] : results)?.command;
 
 /** `txmgr-op:<operation>`, cut to PostgreSQL's 63 bytes, only characters that need no quoting. */
 export const OPERATION_SESSION_PREFIX = 'txmgr-op:';
