@@ -7,7 +7,7 @@
  *                  on and off alternated in the same run, and their ratio;
  *   reward batch — one atomic batch of 1,000 payments, milliseconds.
  * Writes bench/reports/campaign.md. Sizes: BENCH_CAMPAIGN_N (sagas per round, default 100),
- * BENCH_CAMPAIGN_ROUNDS (default 4), BENCH_CAMPAIGN_FAULTS (default 40).
+ * BENCH_CAMPAIGN_ROUNDS (default 8), BENCH_CAMPAIGN_FAULTS (default 40).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +21,7 @@ import { checkInvariants } from '../src/db/invariants';
 import { checkCampaignInvariants } from '../src/db/invariants-campaign';
 import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
-import { setTransactionMetrics } from '../src/db/transaction';
+import { setTransactionMetrics, withTransaction } from '../src/db/transaction';
 import { campaignWorkflowId } from '../src/domain/campaign';
 import { PROJECT_ROOT, startStack } from '../src/infra/stack';
 import { describeFailure } from '../src/infra/stack-error';
@@ -37,9 +37,11 @@ import {
 } from '../test/helpers/campaign-fixtures';
 
 const N = Number(process.env.BENCH_CAMPAIGN_N ?? 100);
-const ROUNDS = Number(process.env.BENCH_CAMPAIGN_ROUNDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_CAMPAIGN_ROUNDS ?? 8);
 const FAULTS = Number(process.env.BENCH_CAMPAIGN_FAULTS ?? 40);
 const PAYMENTS = 1000;
+const AA = process.env.BENCH_CAMPAIGN_AA === '1';
+const TX = Number(process.env.BENCH_CAMPAIGN_TX ?? 8000);
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'error', 'txmgr-bench');
   installRuntime(logger);
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const loadAtStart = os.loadavg()[0]?.toFixed(1) ?? '?';
   say(`bench:campaign — starting the stack (N=${N} per round, ${ROUNDS} rounds, ${FAULTS} faults) ...`);
   const stack = await startStack({
     logger,
@@ -115,19 +118,50 @@ async function main(): Promise<void> {
       const compensation = rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
       say(`compensation: p50 ${percentile(compensation, 50).toFixed(0)} ms, p99 ${percentile(compensation, 99).toFixed(0)} ms`);
 
-      // 2. Throughput, metrics on and off alternated.
-      const rounds: Array<{ metrics: boolean; rate: number }> = [];
+      // 2. Throughput, metrics on and off alternated, after a round that warms the stack up (not counted).
+      const warm = await Promise.all(Array.from({ length: N }, () => startCampaign(client, request())));
+      await Promise.all(warm.map((s) => temporal.workflow.getHandle(s.workflowId).result()));
+      const rounds: Array<{ metrics: boolean; rate: number; seconds: number }> = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const metrics = round % 2 === 0;
-        setTransactionMetrics(metrics);
+        // on, off, off, on, on, off, …: a drift in the machine's load weighs on both alike.
+        const metrics = Math.floor((round + 1) / 2) % 2 === 0;
+        // BENCH_CAMPAIGN_AA=1: both kinds of round without rows, to see how far apart equal rounds land here.
+        setTransactionMetrics(metrics && !AA);
         const t0 = performance.now();
         const started = await Promise.all(Array.from({ length: N }, () => startCampaign(client, request())));
         await Promise.all(started.map((s) => temporal.workflow.getHandle(s.workflowId).result()));
         const rate = N / ((performance.now() - t0) / 1000);
-        rounds.push({ metrics, rate });
+        rounds.push({ metrics, rate, seconds: N / rate });
         say(`round ${round + 1}: metrics ${metrics ? 'on ' : 'off'} ${rate.toFixed(1)} sagas/s`);
       }
       setTransactionMetrics(true);
+
+      // 2b. The row's own cost without any drift: one campaign transaction (lock the campaign, update
+      // its state, commit) with and without its row, alternated transaction by transaction.
+      const campaignIds = warm.map((w) => w.campaignId);
+      const latency = { on: [] as number[], off: [] as number[] };
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, lane) => {
+          for (let i = 0; i < TX / 16; i++) {
+            const recordMetrics = (i + lane) % 2 === 0;
+            const id = campaignIds[(lane * 7919 + i) % campaignIds.length] as string;
+            const t0 = performance.now();
+            await withTransaction(
+              pool,
+              'benchCampaignTouch',
+              async (tx) => {
+                await tx.query('SELECT id FROM campaigns WHERE id = $1 FOR UPDATE', [id]);
+                await tx.query('UPDATE campaign_state SET updated_at = now() WHERE campaign_id = $1', [id]);
+              },
+              { recordMetrics },
+            );
+            (recordMetrics ? latency.on : latency.off).push(performance.now() - t0);
+          }
+        }),
+      );
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const tx = { on: mean(latency.on), off: mean(latency.off), n: latency.on.length + latency.off.length };
+      say(`one transaction: ${tx.on.toFixed(2)} ms with its row, ${tx.off.toFixed(2)} ms without (${tx.n} interleaved)`);
 
       // 3. One batch of 1,000 rewards.
       const batchMs: number[] = [];
@@ -155,33 +189,46 @@ async function main(): Promise<void> {
         await temporal.workflow.getHandle(c.workflowId).executeUpdate('cancelCampaign', { args: [{}] });
       }
       say(`reward batch of ${PAYMENTS}: ${batchMs.map((m) => m.toFixed(0)).join(', ')} ms`);
-      return { compensation, rounds, batchMs };
+      return { compensation, rounds, batchMs, tx };
     });
 
     const violations = [...(await checkInvariants(pool, { temporal })), ...(await checkCampaignInvariants(pool))];
-    const on = median(report.rounds.filter((r) => r.metrics).map((r) => r.rate));
-    const off = median(report.rounds.filter((r) => !r.metrics).map((r) => r.rate));
+    // Each mode's rate over all its rounds: sagas completed / time taken.
+    const pooled = (metrics: boolean) => {
+      const mine = report.rounds.filter((r) => r.metrics === metrics);
+      return (mine.length * N) / mine.reduce((t, r) => t + r.seconds, 0);
+    };
+    const on = pooled(true);
+    const off = pooled(false);
+    const medianOn = median(report.rounds.filter((r) => r.metrics).map((r) => r.rate));
+    const medianOff = median(report.rounds.filter((r) => !r.metrics).map((r) => r.rate));
     const cpus = os.cpus();
     const lines = [
       '# Campaign saga benchmark',
       '',
       `Run ${new Date().toISOString()} with \`npm run bench:campaign\`.`,
+      ...(AA
+        ? ['', 'A/A run (BENCH_CAMPAIGN_AA=1): no round wrote metrics rows; "on" and "off" only label the alternation.']
+        : []),
       '',
-      `Machine: ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${os.loadavg()[0]?.toFixed(1)} at the end, Node ${process.version}.`,
+      `Machine: ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${loadAtStart} at the start and ${os.loadavg()[0]?.toFixed(1)} at the end (shared with other work), Node ${process.version}.`,
       'Stack: embedded Temporal CLI dev server and embedded PostgreSQL, one worker (24 concurrent activities), all on this machine.',
       '',
       '| measurement | result |',
       '| --- | --- |',
       `| compensation latency, failing step → fully compensated (${report.compensation.length} sagas, faults after record/state/reserve/activate) | p50 **${percentile(report.compensation, 50).toFixed(0)} ms**, p99 **${percentile(report.compensation, 99).toFixed(0)} ms** |`,
-      `| campaign sagas/s, metrics rows on (median of ${report.rounds.filter((r) => r.metrics).length} rounds of ${N}) | **${on.toFixed(1)}** |`,
-      `| campaign sagas/s, metrics rows off (median of ${report.rounds.filter((r) => !r.metrics).length} rounds of ${N}) | **${off.toFixed(1)}** |`,
+      `| campaign sagas/s, metrics rows on (${report.rounds.filter((r) => r.metrics).length} rounds of ${N}, all sagas / all time; median round ${medianOn.toFixed(1)}) | **${on.toFixed(1)}** |`,
+      `| campaign sagas/s, metrics rows off (${report.rounds.filter((r) => !r.metrics).length} rounds of ${N}, all sagas / all time; median round ${medianOff.toFixed(1)}) | **${off.toFixed(1)}** |`,
       `| throughput ratio on / off (overhead of transaction_metrics) | **${(on / off).toFixed(3)}** (${((1 - on / off) * 100).toFixed(1)} % overhead) |`,
+      `| one campaign transaction (lock, update, commit; ${report.tx.n} alternated one by one, 16 at a time), mean with / without its metrics row | **${report.tx.on.toFixed(2)} ms** / **${report.tx.off.toFixed(2)} ms** (throughput ratio ${(report.tx.off / report.tx.on).toFixed(3)}) |`,
       `| reward batch of ${PAYMENTS} payments, one transaction (3 runs) | ${report.batchMs.map((m) => `**${m.toFixed(0)} ms**`).join(', ')} |`,
       '',
-      'Rounds alternate on, off, on, off … in one run against one stack, so both see the same machine.',
+      'Rounds alternate on, off, off, on, on, off … in one run against one stack, after an uncounted warm-up round, so both see the same machine and a drift in its load weighs on both alike.',
       `Per round: ${report.rounds.map((r) => `${r.metrics ? 'on' : 'off'} ${r.rate.toFixed(1)}`).join(', ')} sagas/s.`,
       'A saga here is the whole campaign: validate → record → state → reserve → activate → (1 s timer) → close;',
       'the timer overlaps across the round, so the rate is bound by the six database transactions per saga.',
+      'Metrics on: each committed transaction writes its transaction_metrics row inside itself, in the round trip of its COMMIT',
+      '(no second connection, round trip or commit); off: plain COMMIT. Failed transactions write theirs after the rollback.',
       '',
       `Invariants after the run (ledger and campaign): ${violations.length === 0 ? 'all hold' : violations.join('; ')}.`,
       '',

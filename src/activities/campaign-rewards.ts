@@ -1,5 +1,11 @@
 import { captureIdFor, transferIdFor } from '../domain/ids';
-import { PayRewardsInput, rewardCaptureKey, rewardTransferKey, type PayRewardsResult } from '../domain/campaign';
+import {
+  PayRewardsInput,
+  rewardBatchDifferences,
+  rewardCaptureKey,
+  rewardTransferKey,
+  type PayRewardsResult,
+} from '../domain/campaign';
 import { DomainError, validationError } from '../domain/errors';
 import { formatAmount } from '../domain/money';
 import { describeIssues, issueField } from '../domain/schemas';
@@ -10,7 +16,9 @@ import { findAssetScale } from '../db/queries/assets';
 import {
   findCampaignRewards,
   findCampaignState,
+  findRewardBatch,
   insertCampaignRewards,
+  insertRewardBatch,
   lockCampaign,
   updateCampaignState,
 } from '../db/queries/campaigns';
@@ -28,6 +36,8 @@ export function createCampaignRewardActivities(deps: ActivityDeps) {
      * campaign's hold (owner → campaign_budget), then one transfer per recipient from
      * campaign_budget. A recipient already paid the same amount by this campaign is skipped
      * (a retried batch pays nobody twice); a batch over the budget or a per-user maximum pays nothing.
+     * The batch id is recorded with the batch's content: the same id again returns the first
+     * outcome, and with other recipients or amounts it is an IdempotencyConflict.
      */
     payCampaignRewards: transactional(
       deps,
@@ -41,15 +51,8 @@ export function createCampaignRewardActivities(deps: ActivityDeps) {
         const campaign = typeof campaignId === 'string' ? await lockCampaign(tx, campaignId.trim().toLowerCase()) : undefined;
         if (!campaign)
           throw new DomainError('NotFound', `campaign ${String(campaignId)} does not exist`, { field: 'campaignId' });
-        if (campaign.status !== 'active') {
-          throw new DomainError(
-            'InvalidState',
-            `campaign ${campaign.id} is ${campaign.status}; rewards are paid only while it is active`,
-          );
-        }
         const scale = (await findAssetScale(tx, campaign.asset)) ?? 0;
         const human = (v: bigint | string) => `${formatAmount(BigInt(v), scale)} ${campaign.asset}`;
-        const maxPerUser = BigInt(campaign.max_per_user);
         const seen = new Set<string>();
         const wanted = rewards.map((r, i) => {
           if (seen.has(r.accountId))
@@ -57,14 +60,45 @@ export function createCampaignRewardActivities(deps: ActivityDeps) {
               field: `rewards.${i}.accountId`,
             });
           seen.add(r.accountId);
-          const amount = r.amount ? BigInt(r.amount) : BigInt(campaign.reward_per_user);
-          if (amount > maxPerUser) {
-            throw validationError(`rewards.${i}.amount: ${human(amount)} is over the per-user maximum of ${human(maxPerUser)}`, {
-              field: `rewards.${i}.amount`,
-            });
-          }
-          return { index: i, accountId: r.accountId, amount };
+          return { index: i, accountId: r.accountId, amount: r.amount ? BigInt(r.amount) : BigInt(campaign.reward_per_user) };
         });
+        // The batch id is the batch's idempotency key: its first outcome, or a conflict when the content is not the same.
+        const earlier = await findRewardBatch(tx, campaign.id, batchId);
+        if (earlier) {
+          const differences = rewardBatchDifferences(earlier.rewards, wanted, human);
+          if (differences.length > 0) {
+            throw new DomainError(
+              'IdempotencyConflict',
+              `batch ${batchId} of campaign ${campaign.id} was already paid with other rewards, so this one pays nothing: ${differences.join('; ')}`,
+              { field: 'rewards', batchId },
+            );
+          }
+          return {
+            campaignId: campaign.id,
+            batchId,
+            paid: earlier.paid,
+            alreadyPaid: earlier.already_paid,
+            amount: earlier.amount,
+            spent: earlier.spent,
+            remaining: earlier.remaining,
+            repeated: true,
+          };
+        }
+        if (campaign.status !== 'active') {
+          throw new DomainError(
+            'InvalidState',
+            `campaign ${campaign.id} is ${campaign.status}; rewards are paid only while it is active`,
+          );
+        }
+        const maxPerUser = BigInt(campaign.max_per_user);
+        for (const r of wanted) {
+          if (r.amount > maxPerUser) {
+            throw validationError(
+              `rewards.${r.index}.amount: ${human(r.amount)} is over the per-user maximum of ${human(maxPerUser)}`,
+              { field: `rewards.${r.index}.amount` },
+            );
+          }
+        }
         const paidBefore = await findCampaignRewards(tx, campaign.id, [...seen]);
         const fresh = wanted.filter((r) => {
           const before = paidBefore.get(r.accountId);
@@ -91,8 +125,29 @@ export function createCampaignRewardActivities(deps: ActivityDeps) {
             },
           );
         }
+        const content = Object.fromEntries(wanted.map((r) => [r.accountId, r.amount.toString()]));
         const result = { campaignId: campaign.id, batchId, alreadyPaid: wanted.length - fresh.length, paid: fresh.length };
-        if (fresh.length === 0) return { ...result, amount: '0', spent: spent.toString(), remaining: left.toString() };
+        const outcome = {
+          ...result,
+          amount: total.toString(),
+          spent: (spent + total).toString(),
+          remaining: (left - total).toString(),
+        };
+        const recordBatch = () =>
+          insertRewardBatch(tx, {
+            campaignId: campaign.id,
+            batchId,
+            rewards: content,
+            paid: outcome.paid,
+            already_paid: outcome.alreadyPaid,
+            amount: outcome.amount,
+            spent: outcome.spent,
+            remaining: outcome.remaining,
+          });
+        if (fresh.length === 0) {
+          await recordBatch();
+          return outcome;
+        }
 
         const house = await findHouseAccount(tx, campaign.asset, 'campaign_budget');
         if (!house || !campaign.hold_id) throw new Error(`campaign ${campaign.id} has no budget hold or house account`);
@@ -114,13 +169,19 @@ export function createCampaignRewardActivities(deps: ActivityDeps) {
           }
         }
         const captureKey = rewardCaptureKey(campaign.workflow_id, batchId);
-        await captureHold(tx, {
+        const capture = await captureHold(tx, {
           transferId: captureIdFor(captureKey),
           holdId: campaign.hold_id,
           amount: total,
           workflowId: scope.workflowId ?? campaign.workflow_id,
           step: captureKey,
         });
+        // Every batch captures anew: rewards paid on an earlier capture would leave the budget account short.
+        if (!capture.created) {
+          throw new DomainError('IdempotencyConflict', `batch ${batchId} of campaign ${campaign.id} was captured before`, {
+            field: 'batchId',
+          });
+        }
         const credits = fresh.map((r) => {
           const key = rewardTransferKey(campaign.id, r.accountId);
           return { id: transferIdFor(key), creditAccountId: r.accountId, amount: r.amount, step: key };
@@ -134,7 +195,8 @@ export function createCampaignRewardActivities(deps: ActivityDeps) {
           credits.map((c) => ({ accountId: c.creditAccountId, amount: c.amount, transferId: c.id })),
         );
         await updateCampaignState(tx, campaign.id, { paid: fresh.length, spent: total, batch: true });
-        return { ...result, amount: total.toString(), spent: (spent + total).toString(), remaining: (left - total).toString() };
+        await recordBatch();
+        return outcome;
       },
     ),
   };

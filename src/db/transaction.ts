@@ -1,8 +1,8 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import { performance } from 'node:perf_hooks';
 import { DomainError } from '../domain/errors';
 import { classifyDbError, dbFailure, type DbError } from './errors';
-import { insertTransactionMetric } from './queries/metrics';
+import { insertTransactionMetric, transactionMetricStatement, type TransactionMetric } from './queries/metrics';
 import { beginChangeSettings, LAST_STAMP_QUERY, observeLastStamp } from './changes';
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
@@ -33,6 +33,12 @@ export function setTransactionMetrics(enabled: boolean): void {
  * one transaction_metrics row for every try, failed ones included. Serialization
  * failures and deadlocks are retried here a few times (cheap, and nothing has been
  * committed); anything else is classified and thrown.
+ *
+ * A committed try's row is written inside the transaction, in the same round trip as its
+ * COMMIT (no second connection, round trip or commit; the row exists exactly when the work
+ * does), so its duration runs from asking for a connection to the end of `fn`. A failed
+ * try's row is written after the rollback. The row sits behind a savepoint: should it ever
+ * be refused, the work still commits and the row is written on its own afterwards.
  */
 export async function withTransaction<T>(
   pool: Pool,
@@ -61,6 +67,22 @@ export async function withTransaction<T>(
       broken = true;
     };
     client.on('error', onConnectionError);
+    const record = options.recordMetrics ?? metricsEnabled;
+    const metric = (success: boolean): TransactionMetric => ({
+      operation,
+      workflowId: options.workflowId,
+      activity: options.activity,
+      durationMs: performance.now() - started,
+      success,
+      error: success ? undefined : errorText(thrown),
+      sqlstate: failure?.sqlstate,
+      attempt: options.attempt ?? 1,
+      localRetry: localTry,
+      isolation,
+    });
+    let metricPending = record;
+    const swallowed = () =>
+      new Error(`transaction ${operation} failed inside (a statement error was caught) and was rolled back`);
     try {
       // Same round trip: the session names the operation while the transaction runs (pg_stat_activity, GET /locks),
       // and carries the worker's clock and workflow id for the change log's triggers (./changes).
@@ -69,10 +91,24 @@ export async function withTransaction<T>(
           beginChangeSettings(options.workflowId),
       );
       result = await fn(client);
+      // A statement error that `fn` caught leaves the transaction failed: COMMIT would quietly roll it back.
+      if (client.getTransactionStatus() === 'E') throw swallowed();
       // Same round trip as COMMIT: the last stamp the triggers gave out, so this clock never goes below it.
-      const [stamp] = (await client.query(`${LAST_STAMP_QUERY}; COMMIT`)) as unknown as [{ rows: { hlc: string | null }[] }];
+      let stamp: string | null;
+      if (record) {
+        // 25P02: the session learnt of the failed state only now (pg answers an error before its state).
+        const done = await commitWithMetric(client, transactionMetricStatement(metric(true))).catch((err: unknown) => {
+          throw (err as { code?: string })?.code === '25P02' ? swallowed() : err;
+        });
+        metricPending = !done.metricCommitted;
+        stamp = done.stamp;
+      } else {
+        const results = (await client.query(`${LAST_STAMP_QUERY}; COMMIT`)) as unknown as QueryResult[];
+        if (lastCommand(results) !== 'COMMIT') throw swallowed();
+        stamp = stampOf(results);
+      }
       committed = true;
-      observeLastStamp(stamp.rows[0]?.hlc);
+      observeLastStamp(stamp);
     } catch (err) {
       thrown = err ?? new Error(`transaction ${operation} failed without a reason`);
       failure = thrown instanceof DomainError ? undefined : classifyDbError(thrown);
@@ -83,20 +119,9 @@ export async function withTransaction<T>(
       client.off('error', onConnectionError);
       client.release(broken);
     }
-    const durationMs = performance.now() - started;
-    if (options.recordMetrics ?? metricsEnabled) {
-      await insertTransactionMetric(pool, {
-        operation,
-        workflowId: options.workflowId,
-        activity: options.activity,
-        durationMs,
-        success: committed,
-        error: committed ? undefined : errorText(thrown),
-        sqlstate: failure?.sqlstate,
-        attempt: options.attempt ?? 1,
-        localRetry: localTry,
-        isolation,
-      }).catch(() => undefined); // metrics must never fail the business transaction
+    if (metricPending) {
+      // A failed try, or a committed one whose row the savepoint turned away: written on its own.
+      await insertTransactionMetric(pool, metric(committed)).catch(() => undefined); // never fails the business transaction
     }
     if (committed) return result as T;
     if (failure && (failure.kind === 'serialization_failure' || failure.kind === 'deadlock') && localTry < maxLocalRetries) {
@@ -107,6 +132,54 @@ export async function withTransaction<T>(
     throw failure ? dbFailure(thrown) : thrown;
   }
 }
+
+/**
+ * A transaction that wrote nothing would commit without waiting for a WAL flush; its metrics
+ * row alone must not add that wait (on a busy disk it is most of a commit's cost). Such a
+ * row commits asynchronously: only a database crash within a fraction of a second could lose
+ * it, and the transaction it describes changed nothing. A writing transaction's row is
+ * flushed with its work.
+ */
+const READ_ONLY_ASYNC = "SELECT set_config('synchronous_commit', 'off', true) WHERE pg_current_xact_id_if_assigned() IS NULL";
+
+/**
+ * `SAVEPOINT; INSERT metric; RELEASE; COMMIT` as one simple query (one round trip). True when
+ * the row committed with the work. When the INSERT is refused the rest of the string is
+ * skipped and the transaction waits in the failed state: back to the savepoint and commit
+ * the work alone (false: the caller writes the row afterwards). An error of COMMIT itself
+ * (a serialization failure at commit) ends the transaction and is thrown as the try's failure.
+ */
+async function commitWithMetric(
+  client: PoolClient,
+  insertMetric: string,
+): Promise<{ metricCommitted: boolean; stamp: string | null }> {
+  try {
+    const results = (await client.query(
+      `${LAST_STAMP_QUERY}; SAVEPOINT txmgr_metric; ${READ_ONLY_ASYNC}; ${insertMetric}; RELEASE SAVEPOINT txmgr_metric; COMMIT`,
+    )) as unknown as QueryResult[];
+    return { metricCommitted: true, stamp: stampOf(results) };
+  } catch (err) {
+    // pg rejects on the error itself, before the server says what state the session is in:
+    // ask by trying. Only a refused INSERT leaves the savepoint to go back to.
+    const recovered = await client.query(`ROLLBACK TO SAVEPOINT txmgr_metric; ${LAST_STAMP_QUERY}; COMMIT`).then(
+      (results) =>
+        lastCommand(results) === 'COMMIT'
+          ? { metricCommitted: false, stamp: stampOf(results as unknown as QueryResult[]) }
+          : undefined,
+      () => undefined,
+    );
+    if (!recovered) throw err;
+    return recovered;
+  }
+}
+
+/** The change log's last stamp of this transaction, read by LAST_STAMP_QUERY (the first result). */
+const stampOf = (results: QueryResult[]): string | null =>
+  (results.find((r) => r.command === 'SELECT' && r.fields[0]?.name === 'hlc')?.rows[0] as { hlc?: string | null } | undefined)
+    ?.hlc ?? null;
+
+const lastCommand = (results: QueryResult | QueryResult[]): string | undefined =>
+  (Array.isArray(results) ? results[results.length - 1] : results)?.command;
 
 /** `txmgr-op:<operation>`, cut to PostgreSQL's 63 bytes, only characters that need no quoting. */
 export const OPERATION_SESSION_PREFIX = 'txmgr-op:';

@@ -16,12 +16,19 @@ export const MAX_REWARDS_PER_BATCH = 5000;
 /** How long the setup (validate → reserve) retries transient faults before it compensates. */
 export const CAMPAIGN_SETUP_DEADLINE_SECONDS = 3600;
 
+/**
+ * A campaign name: trimmed and in Unicode NFC (so "Café" typed two ways is one name to the
+ * per-owner uniqueness), counted in characters as PostgreSQL counts them (an emoji is one,
+ * not two UTF-16 units), without NUL or other control characters (a name is printed in tables).
+ */
 export const campaignName = z
   .string({ error: 'name must be a string' })
   .trim()
+  .normalize('NFC')
   .min(1, 'name must not be empty')
-  .max(MAX_CAMPAIGN_NAME, `name must be at most ${MAX_CAMPAIGN_NAME} characters`)
-  .refine(noNul, 'name must not contain NUL characters');
+  .refine((s) => [...s].length <= MAX_CAMPAIGN_NAME, `name must be at most ${MAX_CAMPAIGN_NAME} characters`)
+  .refine(noNul, 'name must not contain NUL characters')
+  .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters such as a line break or tab');
 
 const isoTime = (field: string) =>
   z.iso.datetime({ offset: true, error: `${field} must be an ISO 8601 time such as 2027-01-31T12:00:00Z` });
@@ -110,6 +117,8 @@ export interface PayRewardsResult {
   amount: string;
   spent: string;
   remaining: string;
+  /** This batch id was paid before with the same content: the outcome above is that first one, nothing was paid now. */
+  repeated?: boolean;
 }
 
 /** What the workflow reports at any time (query, updates) and returns at its end. */
@@ -137,3 +146,29 @@ export const campaignWorkflowId = (campaignId: string): string => `campaign-${ca
 export const campaignHoldKey = (workflowId: string): string => `${workflowId}:reserve`;
 export const rewardCaptureKey = (workflowId: string, batchId: string): string => `${workflowId}:rewards:${batchId}`;
 export const rewardTransferKey = (campaignId: string, accountId: string): string => `campaign-reward:${campaignId}:${accountId}`;
+
+/**
+ * How a batch differs from what was paid under its id before (recipient → minor units), one
+ * line per difference, first few only; empty when the content is the same (order aside).
+ */
+export function rewardBatchDifferences(
+  before: Record<string, string>,
+  now: Array<{ index: number; accountId: string; amount: bigint }>,
+  human: (minor: string | bigint) => string,
+  limit = 5,
+): string[] {
+  const lines: string[] = [];
+  const present = new Set<string>();
+  for (const r of now) {
+    present.add(r.accountId);
+    const was = before[r.accountId];
+    if (was === undefined) lines.push(`rewards.${r.index}.accountId: ${r.accountId} was not in it`);
+    else if (BigInt(was) !== r.amount) {
+      lines.push(`rewards.${r.index}.amount: ${human(r.amount)} for ${r.accountId}, where it paid ${human(was)}`);
+    }
+  }
+  for (const [accountId, amount] of Object.entries(before)) {
+    if (!present.has(accountId)) lines.push(`account ${accountId} is missing (it had ${human(amount)})`);
+  }
+  return lines.length > limit ? [...lines.slice(0, limit), `and ${lines.length - limit} more`] : lines;
+}

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -58,6 +59,9 @@ export async function createCampaign(input: CampaignInput): Promise<CampaignProg
   let paying = 0;
   // Setup is over once the campaign waits for its start, is active, or has ended.
   let setupDone = false;
+  // Past activation a workflow cancel is answered, not obeyed: payments and the close finish.
+  let cancelProof = false;
+  const unlessCancelProof = <T>(fn: () => Promise<T>): Promise<T> => (cancelProof ? CancellationScope.nonCancellable(fn) : fn());
   CancellationScope.current().cancelRequested.catch(() => {
     cancel ??= { reason: 'workflow cancellation requested' };
   });
@@ -81,9 +85,13 @@ export async function createCampaign(input: CampaignInput): Promise<CampaignProg
     async (batch: PayRewardsInput) => {
       paying++;
       try {
-        const paid = await rewards.payCampaignRewards({ ...batch, campaignId: progress.campaignId });
-        progress.spent = paid.spent;
-        progress.rewardsPaid += paid.paid;
+        const paid = await unlessCancelProof(() => rewards.payCampaignRewards({ ...batch, campaignId: progress.campaignId }));
+        // A repeated batch id answers with its first outcome: counted then, not again.
+        if (!paid.repeated) {
+          // Batches may answer out of order: the campaign's spending only grows.
+          if (BigInt(paid.spent) > BigInt(progress.spent)) progress.spent = paid.spent;
+          progress.rewardsPaid += paid.paid;
+        }
         return paid;
       } catch (err) {
         // The caller sees the domain error itself (type and message), not the activity wrapper.
@@ -144,6 +152,7 @@ export async function createCampaign(input: CampaignInput): Promise<CampaignProg
       await saga.step('activate', () => steps.activateCampaign(id));
       // Rewards may be paid from here on: nothing is undone any more, a cancel ends the campaign early.
       saga.pointOfNoReturn();
+      cancelProof = patched('campaign-cancel-proof-after-activation');
       progress.status = 'active';
       setupDone = true;
       const untilEnd = Date.parse(plan.endsAt) - now();
@@ -151,7 +160,7 @@ export async function createCampaign(input: CampaignInput): Promise<CampaignProg
         await CancellationScope.nonCancellable(() => saga.outsideDeadline(() => condition(() => cancel !== undefined, untilEnd)));
       }
       closing = true;
-      await condition(() => paying === 0);
+      await unlessCancelProof(() => condition(() => paying === 0));
       const closed = await saga.step('close', () =>
         mustComplete.closeCampaign({ campaignId: id, endedEarly: cancel !== undefined, reason: cancel?.reason }),
       );
@@ -167,7 +176,7 @@ export async function createCampaign(input: CampaignInput): Promise<CampaignProg
     else error = err;
   }
   finished = true;
-  await condition(() => paying === 0);
+  await unlessCancelProof(() => condition(() => paying === 0));
   if (error !== undefined) throw error;
   return value as CampaignProgress;
 }

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type Activities } from '../../src/activities';
 import { postTransfer } from '../../src/db/ledger';
@@ -64,6 +65,88 @@ export function faultyCampaignActivities(deps: { pool: Pool; logger: Logger }, f
       const r = await real.activateCampaign(id);
       fault(id, 'activate');
       return r;
+    },
+  };
+}
+
+/** `n` empty user accounts in one statement (large reward batches). */
+export async function openUserAccounts(pool: Pool, n: number, asset = 'USD'): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await pool.query(
+    `INSERT INTO accounts (id, asset, kind, owner, debits_must_not_exceed_credits)
+     SELECT id, $2, 'user', 'reward recipient', true FROM unnest($1::uuid[]) AS id`,
+    [ids, asset],
+  );
+  return ids;
+}
+
+export const GATED_STEPS = ['validate', 'record', 'state', 'reserve', 'activate', 'pay', 'close'] as const;
+export type GatedStep = (typeof GATED_STEPS)[number];
+
+/**
+ * Holds one campaign's step before it runs, so a test can act while the step is in flight:
+ * `reached` resolves when the worker got there, `open()` lets it run (the real activity).
+ */
+export class StepGate {
+  readonly reached: Promise<void>;
+  private arrive!: () => void;
+  private release!: () => void;
+  private readonly released = new Promise<void>((resolve) => (this.release = resolve));
+  constructor(
+    readonly campaignId: string,
+    readonly step: GatedStep,
+  ) {
+    this.reached = new Promise<void>((resolve) => (this.arrive = resolve));
+  }
+  open(): void {
+    this.release();
+  }
+  private passed = false;
+  /** Waits at the gate the first time the campaign reaches the step; later calls go through. */
+  async pass(campaignId: unknown, step: GatedStep): Promise<void> {
+    if (this.passed || campaignId !== this.campaignId || step !== this.step) return;
+    this.passed = true;
+    this.arrive();
+    await this.released;
+  }
+}
+
+/** Real campaign activities that wait at the gates given (for the campaign and step of each). */
+export function gatedCampaignActivities(deps: { pool: Pool; logger: Logger }, gates: StepGate[]) {
+  const real: Activities = createActivities(deps);
+  const pass = async (campaignId: unknown, step: GatedStep) => {
+    for (const gate of gates) await gate.pass(campaignId, step);
+  };
+  const idOf = (v: unknown) => (v && typeof v === 'object' ? (v as { campaignId?: unknown }).campaignId : undefined);
+  type Input<K extends keyof Activities> = Parameters<Activities[K]>[0];
+  return {
+    async validateCampaign(raw: unknown) {
+      await pass(idOf(raw), 'validate');
+      return real.validateCampaign(raw);
+    },
+    async createCampaignRecord(plan: Input<'createCampaignRecord'>) {
+      await pass(plan.campaignId, 'record');
+      return real.createCampaignRecord(plan);
+    },
+    async initCampaignState(id: string) {
+      await pass(id, 'state');
+      return real.initCampaignState(id);
+    },
+    async reserveCampaignBudget(id: string) {
+      await pass(id, 'reserve');
+      return real.reserveCampaignBudget(id);
+    },
+    async activateCampaign(id: string) {
+      await pass(id, 'activate');
+      return real.activateCampaign(id);
+    },
+    async payCampaignRewards(i: Input<'payCampaignRewards'>) {
+      await pass(i.campaignId, 'pay');
+      return real.payCampaignRewards(i);
+    },
+    async closeCampaign(i: Input<'closeCampaign'>) {
+      await pass(i.campaignId, 'close');
+      return real.closeCampaign(i);
     },
   };
 }

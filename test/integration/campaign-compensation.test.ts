@@ -113,6 +113,10 @@ describe('campaign bad input', () => {
   test.each<[string, Partial<CampaignRequest> | ((r: CampaignRequest) => unknown), RegExp]>([
     ['an empty name', { name: '  ' }, /name: name must not be empty/],
     ['an oversized name', { name: 'x'.repeat(121) }, /name: name must be at most 120/],
+    ['an oversized name of wide characters', { name: '🎉'.repeat(121) }, /name: name must be at most 120 characters/],
+    ['a megabyte of name', { name: 'x'.repeat(1_000_000) }, /name: name must be at most 120/],
+    ['a name with a NUL character', { name: 'spring\u0000sale' }, /name: name must not contain NUL characters/],
+    ['a name with a line break', { name: 'spring\nsale' }, /name: name must not contain control characters/],
     ['a zero budget', { budget: '0' }, /budget must be greater than zero/],
     ['a negative budget', { budget: '-5.00' }, /budget must be a plain positive decimal/],
     ['a budget beyond the scale', { budget: '1.001' }, /budget has 3 decimal places but the asset allows 2/],
@@ -176,6 +180,26 @@ describe('campaign bad input', () => {
       for (const c of [first, second]) {
         await ctx.temporal.workflow.getHandle(c.workflowId).executeUpdate('cancelCampaign', { args: [{}] });
       }
+    });
+  });
+
+  test('a name is counted in characters and compared in NFC: 120 emoji fit; "Café" typed decomposed is the same name', async () => {
+    const tq = ctx.taskQueue();
+    const client = ctx.client(tq);
+    const owner = await fundedAccount(ctx.pool, 10_000n);
+    await ctx.withWorker(tq, async () => {
+      const wide = await createCampaign(client, { ownerAccountId: owner, name: '🎉'.repeat(120), budget: '10.00' });
+      const composed = await createCampaign(client, { ownerAccountId: owner, name: 'Caf\u00e9', budget: '10.00' });
+      await expect(createCampaign(client, { ownerAccountId: owner, name: 'Cafe\u0301', budget: '10.00' })).rejects.toMatchObject({
+        type: 'ValidationError',
+        message: expect.stringMatching(/name: the owner already has a campaign/),
+      });
+      const { rows } = await ctx.pool.query<{ chars: number }>(
+        'SELECT length(name) AS chars FROM campaigns WHERE owner_account_id = $1 ORDER BY chars DESC',
+        [owner],
+      );
+      expect(rows).toEqual([{ chars: 120 }, { chars: 4 }]);
+      for (const c of [wide, composed]) await cancelCampaign(client, c.campaignId);
     });
   });
 

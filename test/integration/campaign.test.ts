@@ -59,9 +59,9 @@ describe('campaign saga', () => {
 
       const paid = await payRewards(client, setup.campaignId, [{ accountId: alice }, { accountId: bob, amount: '7.50' }]);
       expect(paid).toMatchObject({ paid: 2, alreadyPaid: 0, amount: '1250', spent: '1250', remaining: '8750' });
-      // The same batch again pays nobody twice.
+      // The same batch again pays nobody twice: it answers with its first outcome.
       const again = await payRewards(client, setup.campaignId, [{ accountId: alice }, { accountId: bob, amount: '7.50' }]);
-      expect(again).toMatchObject({ paid: 0, alreadyPaid: 2, amount: '0', spent: '1250' });
+      expect(again).toMatchObject({ paid: 2, alreadyPaid: 0, amount: '1250', spent: '1250', repeated: true });
       expect((await balances(ctx.pool, alice)).balance).toBe(500n);
       expect((await balances(ctx.pool, bob)).balance).toBe(750n);
 

@@ -323,6 +323,55 @@ describe('withTransaction', () => {
     expect(await metrics(operation)).toEqual([expect.objectContaining({ success: false })]);
   });
 
+  test('fn that catches a statement error and returns is a failure: its transaction was rolled back, not committed', async () => {
+    const fresh = randomUUID();
+    const operation = `swallowed-${randomUUID()}`;
+    const err = await rejection(
+      withTransaction(ctx.pool, operation, async (tx) => {
+        await tx.query('INSERT INTO tx_counter (id, value) VALUES ($1, 1)', [fresh]);
+        await tx.query('SELECT 1 / 0').catch(() => undefined);
+        return 'done';
+      }),
+    );
+    expect(String(err)).toMatch(/statement error was caught.*rolled back/);
+    expect(await count(ctx.pool, 'SELECT 1 FROM tx_counter WHERE id = $1', [fresh])).toBe(0);
+    expect(await metrics(operation)).toEqual([
+      expect.objectContaining({ success: false, error: expect.stringMatching(/rolled back/) }),
+    ]);
+  });
+
+  test('the metrics row commits with the work it measures; a row the database refuses never costs the work', async () => {
+    // A trigger notes the (top-level) transaction each metrics row is written in, and refuses one operation's rows.
+    const refused = `refused-${randomUUID()}`;
+    await ctx.pool.query('CREATE TABLE tx_metric_xids (operation text NOT NULL, xid text NOT NULL)');
+    await ctx.pool.query(`CREATE FUNCTION tx_watch_metric() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.operation = '${refused}' THEN RAISE EXCEPTION 'metrics refused'; END IF;
+        INSERT INTO tx_metric_xids VALUES (NEW.operation, pg_current_xact_id()::text);
+        RETURN NEW;
+      END $$`);
+    await ctx.pool.query(
+      'CREATE TRIGGER tx_watch_metric BEFORE INSERT ON transaction_metrics FOR EACH ROW EXECUTE FUNCTION tx_watch_metric()',
+    );
+    try {
+      const operation = `measured-${randomUUID()}`;
+      const xid = await withTransaction(ctx.pool, operation, async (tx) => {
+        await tx.query('INSERT INTO tx_counter (id, value) VALUES ($1, 1)', [randomUUID()]);
+        return (await tx.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0]?.xid;
+      });
+      const { rows } = await ctx.pool.query('SELECT xid FROM tx_metric_xids WHERE operation = $1', [operation]);
+      expect(rows).toEqual([{ xid }]);
+
+      const kept = randomUUID();
+      await withTransaction(ctx.pool, refused, (tx) => tx.query('INSERT INTO tx_counter (id, value) VALUES ($1, 1)', [kept]));
+      expect(await counterValue(kept)).toBe(1);
+    } finally {
+      await ctx.pool.query(
+        'DROP TRIGGER tx_watch_metric ON transaction_metrics; DROP FUNCTION tx_watch_metric(); DROP TABLE tx_metric_xids',
+      );
+    }
+  });
+
   test('a connection killed mid-transaction is a retryable error, the broken client is discarded and the pool keeps working', async () => {
     const operation = `killed-${randomUUID()}`;
     const err = await rejection(

@@ -12,7 +12,7 @@ installRuntime(createLogger('error', 'txmgr-replay'));
 const DIR = path.join(__dirname, 'histories');
 const files = fs.readdirSync(DIR).filter((f) => f.startsWith('campaign-') && f.endsWith('.json'));
 const load = (file: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
-const PATHS = ['immediate', 'scheduled', 'cancel-before', 'cancel-after', 'compensated'];
+const PATHS = ['immediate', 'scheduled', 'cancel-before', 'cancel-after', 'compensated', 'workflow-cancel'];
 
 describe('campaign saga replay', () => {
   test('every recorded campaign path is on file', () => {

@@ -64,6 +64,13 @@ test('record campaign histories', async () => {
       expect(await cancelCampaign(client, after.campaignId, 'replay')).toMatchObject({ outcome: 'ended-early', spent: '200' });
       await save('campaign-cancel-after', after.campaignId);
 
+      // A workflow cancel (not the update) after activation: answered, the campaign closes (patched).
+      const cancelled = await createCampaign(client, request('workflow-cancel'));
+      await payRewards(client, cancelled.campaignId, [{ accountId: user }]);
+      await handle(cancelled.campaignId).cancel();
+      expect(await handle(cancelled.campaignId).result()).toMatchObject({ outcome: 'ended-early', spent: '200' });
+      await save('campaign-workflow-cancel', cancelled.campaignId);
+
       const failing = request('compensated');
       faults.set(failing.campaignId as string, 'reserve');
       const err = await createCampaign(client, failing).catch((e: unknown) => e);

@@ -152,8 +152,9 @@ export function registerCampaignCommands(program: Command): void {
         const view = await getCampaign(txmgr.pool, id);
         const scale = await txmgr.assetScale(view.asset ?? 'USD');
         const h = (v: string) => `${formatAmount(BigInt(v), scale)} ${view.asset ?? ''}`;
+        const first = result.repeated ? `batch ${result.batchId} was paid before, nothing paid now; then it ` : '';
         printLine(
-          `paid ${result.paid} rewards (${h(result.amount)})${result.alreadyPaid ? `, ${result.alreadyPaid} already paid` : ''}; ` +
+          `${first}paid ${result.paid} rewards (${h(result.amount)})${result.alreadyPaid ? `, ${result.alreadyPaid} already paid` : ''}; ` +
             `campaign spent ${h(result.spent)}, ${h(result.remaining)} left`,
         );
       }),

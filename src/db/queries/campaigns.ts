@@ -181,3 +181,34 @@ export async function insertCampaignRewards(
     ],
   );
 }
+
+export interface RewardBatchRow {
+  campaign_id: string;
+  batch_id: string;
+  /** Recipient account id → minor units, every reward the batch asked for. */
+  rewards: Record<string, string>;
+  paid: number;
+  already_paid: number;
+  amount: string;
+  spent: string;
+  remaining: string;
+}
+
+export async function findRewardBatch(tx: PoolClient, campaignId: string, batchId: string): Promise<RewardBatchRow | undefined> {
+  const { rows } = await tx.query<RewardBatchRow>(
+    'SELECT * FROM campaign_reward_batches WHERE campaign_id = $1 AND batch_id = $2',
+    [campaignId, batchId],
+  );
+  return rows[0];
+}
+
+export async function insertRewardBatch(
+  tx: PoolClient,
+  b: Omit<RewardBatchRow, 'campaign_id' | 'batch_id'> & { campaignId: string; batchId: string },
+) {
+  await tx.query(
+    `INSERT INTO campaign_reward_batches (campaign_id, batch_id, rewards, paid, already_paid, amount, spent, remaining)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [b.campaignId, b.batchId, JSON.stringify(b.rewards), b.paid, b.already_paid, b.amount, b.spent, b.remaining],
+  );
+}

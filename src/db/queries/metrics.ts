@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import { escapeLiteral, type Pool } from 'pg';
 
 export interface TransactionMetric {
   operation: string;
@@ -32,4 +32,32 @@ export async function insertTransactionMetric(pool: Pool, m: TransactionMetric):
       m.isolation,
     ],
   );
+}
+
+const COLUMNS = 'operation, workflow_id, activity, duration_ms, success, error, sqlstate, attempt, local_retry, isolation';
+
+/**
+ * The same row as one literal statement, for sending in the round trip that commits the
+ * transaction it measures (a simple query cannot carry parameters). Values are escaped and
+ * made valid for the table's checks, so the statement cannot fail on its data; `created_at`
+ * is the statement's own clock, not the transaction's start.
+ */
+export function transactionMetricStatement(m: TransactionMetric): string {
+  const text = (v: string | undefined) => (v === undefined ? 'NULL' : escapeLiteral(v.replaceAll('\u0000', '')));
+  const whole = (v: number, min: number) => String(Number.isSafeInteger(v) && v >= min ? v : min);
+  const duration = Number.isFinite(m.durationMs) && m.durationMs > 0 ? m.durationMs.toFixed(3) : '0';
+  const values = [
+    text(m.operation),
+    text(m.workflowId),
+    text(m.activity),
+    duration,
+    m.success ? 'true' : 'false',
+    text(m.error),
+    text(m.sqlstate),
+    whole(m.attempt, 1),
+    whole(m.localRetry, 0),
+    text(m.isolation),
+    'clock_timestamp()',
+  ];
+  return `INSERT INTO transaction_metrics (${COLUMNS}, created_at) VALUES (${values.join(', ')})`;
 }
