@@ -91,3 +91,45 @@ export async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure
 
 export const BTC = (v: number | string) => BigInt(Math.round(Number(v) * 1e4)) * 10_000n; // 8 decimals, from up to 4
 export const USD = (v: number | string) => BigInt(Math.round(Number(v) * 100));
+
+/**
+ * Stops every worker of this database right after a transaction commits and before it reports.
+ * A committed transaction's metrics row is written inside it, just before COMMIT: while paused,
+ * that insert is refused (the work commits without it, as withTransaction allows), and the row it
+ * then writes on its own after COMMIT waits for the pause's lock. Install before the scenario
+ * (it takes a table lock), then `pause()`; `end()` lets the workers go on.
+ */
+export async function installCommitPause(pool: Pool): Promise<{ pause(): Promise<{ end(): Promise<void> }> }> {
+  await pool.query(`CREATE TABLE IF NOT EXISTS test_commit_pause (paused boolean NOT NULL);
+    INSERT INTO test_commit_pause SELECT false WHERE NOT EXISTS (SELECT 1 FROM test_commit_pause);
+    CREATE OR REPLACE FUNCTION test_commit_pause() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NOT (SELECT paused FROM test_commit_pause LIMIT 1) THEN RETURN NEW; END IF;
+      IF coalesce(current_setting('txmgr.hlc', true), '') <> '' THEN
+        RAISE EXCEPTION 'metrics row refused inside the transaction by a test pause';
+      END IF;
+      PERFORM pg_advisory_xact_lock(hashtextextended('test:commit-pause', 0));
+      RETURN NEW;
+    END $$;
+    DROP TRIGGER IF EXISTS test_commit_pause ON transaction_metrics;
+    CREATE TRIGGER test_commit_pause BEFORE INSERT ON transaction_metrics
+      FOR EACH ROW EXECUTE FUNCTION test_commit_pause()`);
+  return {
+    async pause() {
+      const lock = await pool.connect();
+      await lock.query('BEGIN');
+      await lock.query(`SELECT pg_advisory_xact_lock(hashtextextended('test:commit-pause', 0))`);
+      await pool.query('UPDATE test_commit_pause SET paused = true');
+      let ended = false;
+      return {
+        async end() {
+          if (ended) return;
+          ended = true;
+          await pool.query('UPDATE test_commit_pause SET paused = false');
+          await lock.query('ROLLBACK').catch(() => undefined);
+          lock.release();
+        },
+      };
+    },
+  };
+}

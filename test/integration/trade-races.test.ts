@@ -10,7 +10,7 @@ import { holdIdFor, stepId } from '../../src/domain/ids';
 import type { PlannedOrder } from '../../src/domain/trade';
 import { count } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
-import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
+import { applyTestConfig, balanceOf, BTC, installCommitPause, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
 
 /**
  * Races of the trade saga's steps, driven on PostgreSQL directly so each interleaving is
@@ -151,19 +151,18 @@ describe('trade saga races', () => {
     const buyer = await trader(ctx.pool, { BTC: 0n, USD: USD(1000) });
     await ctx.withWorker(tq, async () => {
       const request = { owner: buyer.owner, market: 'BTC-USD', side: 'buy' as const, quantity: '1', price: '90.00' };
-      // The worker writes its transaction_metrics row right after a COMMIT: holding the table
-      // stops the match there, committed (the book shows the order) and not yet reported.
-      const metrics = await ctx.pool.connect();
+      // A pause right after COMMIT stops the match committed (the book shows the order) and not yet reported.
+      const commitPause = await installCommitPause(ctx.pool);
+      let afterCommit: { end(): Promise<void> } | undefined;
       const market = await ctx.pool.connect();
       let started: Awaited<ReturnType<typeof startTrade>>;
       try {
-        // First the market's lock, so the match waits until the metrics table is held too.
+        // First the market's lock, so the match waits until the pause is in place too.
         await market.query('BEGIN');
         await market.query(`SELECT pg_advisory_xact_lock(hashtextextended('txmgr:market:' || $1, 0))`, ['BTC-USD']);
         started = await startTrade(ctx.client(tq), { ...request, clientOrderId: `race-${randomUUID().slice(0, 8)}` });
         await eventually(() => waitingOrDone('placeAndMatchOrder', () => false));
-        await metrics.query('BEGIN');
-        await metrics.query('LOCK TABLE transaction_metrics IN SHARE MODE');
+        afterCommit = await commitPause.pause();
         await market.query('ROLLBACK');
         await eventually(
           async () => (await findOrderByClientId(ctx.pool, buyer.owner, started.input.clientOrderId))?.status === 'open',
@@ -179,13 +178,12 @@ describe('trade saga races', () => {
           sleep(2_000).then(() => 'waiting'),
         ]);
         expect(early).toBe('waiting');
-        await metrics.query('ROLLBACK');
+        await afterCommit.end();
         expect(await cancelled).toMatchObject({ status: 'cancelled', closeReason: 'cancelled by its owner' });
       } finally {
-        for (const c of [market, metrics]) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          c.release();
-        }
+        await afterCommit?.end();
+        await market.query('ROLLBACK').catch(() => undefined);
+        market.release();
       }
       expect(await ctx.temporal.workflow.getHandle<typeof executeTrade>(started.workflowId).result()).toMatchObject({
         status: 'cancelled',

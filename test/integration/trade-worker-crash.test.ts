@@ -7,7 +7,7 @@ import type { executeTrade } from '../../src/workflows';
 import { count } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
 import { stackEnv, startWorkerProcess } from './cli-process';
-import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
+import { applyTestConfig, balanceOf, BTC, installCommitPause, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
 
 /**
  * A worker process killed (SIGKILL) while it matches an order: the order is matched and
@@ -129,9 +129,10 @@ describe('a trade worker killed while matching', () => {
 
   test('killed after the match committed, before Temporal heard: the retry finds the match and moves nothing again', async () => {
     const tq = ctx.taskQueue();
+    const commitPause = await installCommitPause(ctx.pool);
     const s = await matchStoppedHalfWay(tq);
-    // The worker writes its transaction_metrics row right after COMMIT: stop it there.
-    const afterCommit = await holdRowLock('LOCK TABLE transaction_metrics IN SHARE MODE', []);
+    // Stop the worker right after the match's COMMIT, before Temporal hears of it.
+    const afterCommit = await commitPause.pause();
     await s.blocker.end();
     await eventually(
       async () => (await findOrderByClientId(ctx.pool, s.buyer.owner, s.takerRequest.clientOrderId!))?.status === 'filled',
