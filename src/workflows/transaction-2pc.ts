@@ -34,7 +34,9 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
   const left = deadlineAt - workflowNow();
   const prepare = proxyActivities<Activities>({
     ...STEP_OPTIONS,
-    startToCloseTimeout: `${PREPARE_TIMEOUT_SECONDS} seconds`,
+    // Half the window per attempt: an attempt lost with its worker (its PREPARE may have run) is
+    // retried within the window and finds the gid prepared, instead of using it all up and rolling back.
+    startToCloseTimeout: `${PREPARE_TIMEOUT_SECONDS / 2} seconds`,
     scheduleToCloseTimeout: Math.max(1, Math.min(PREPARE_TIMEOUT_SECONDS * 1000, left)),
   });
   const resources = resourcesOf(input.operations);
