@@ -100,7 +100,9 @@ export function transactionRequest(
     operations = [transfer('ledger', x, y, a), transfer('custody', u, v, s.fails ? OVERDRAW : a)];
     effects.push({ resource: 'custody', accountId: u, delta: -a }, { resource: 'custody', accountId: v, delta: a });
   }
-  return { request: { id: `chaos-${d.seed}-${s.index}-tx`, mode: s.variant, operations }, effects: s.fails ? [] : effects };
+  // The business deadline is the longest allowed: an outage is waited out, never turned into a failure.
+  const request = { id: `chaos-${d.seed}-${s.index}-tx`, mode: s.variant, timeoutSeconds: 3600, operations };
+  return { request, effects: s.fails ? [] : effects };
 }
 
 export function recordTransaction(d: Driver, s: Of<'transaction'>, acc: Accounts): TransactionRequest {
