@@ -28,6 +28,10 @@ export interface ChaosOptions {
 
 /** Concurrent clients for the scenarios that do not run in a lane. */
 const RUNNERS = 12;
+/** How long past the planned window scenarios and faults may still start. */
+const LOAD_GRACE_MS = 300_000;
+/** Default drain limit: sagas still running after it are reported as never finishing. */
+const DRAIN_TIMEOUT_MS = 420_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `items` through `n` workers in order. */
@@ -94,12 +98,17 @@ export async function runChaos(o: ChaosOptions): Promise<{ result: ChaosResult; 
       `load: ${plan.scenarios.length} scenarios over ${(plan.loadWindowMs / 1000).toFixed(0)} s, ${plan.faults.length} faults`,
     );
     const due = (s: { atMs: number }) => sleep(loadStart + s.atMs - Date.now());
+    // A wedged system must still end in a report: nothing new starts after the load deadline.
+    const loadDeadline = loadStart + plan.loadWindowMs + LOAD_GRACE_MS;
+    const late = () => Date.now() > loadDeadline;
+    let notStarted = 0;
     const scheduled = plan.scenarios.filter((s) => s.atMs >= 0).sort((a, b) => a.atMs - b.atMs || a.index - b.index);
     const lane = (pick: (s: PlannedScenario) => boolean) =>
       (async () => {
         for (const s of scheduled.filter(pick)) {
           await due(s);
-          await runScenario(d, s, acc);
+          if (late()) notStarted++;
+          else await runScenario(d, s, acc);
         }
       })();
     const reserved = {
@@ -110,6 +119,12 @@ export async function runChaos(o: ChaosOptions): Promise<{ result: ChaosResult; 
     const faultRunner = (async () => {
       for (const f of plan.faults) {
         await due(f);
+        if (late()) {
+          d.violation(
+            `fault ${f.kind} planned at +${(f.atMs / 1000).toFixed(1)} s was never injected: the load phase reached its deadline`,
+          );
+          continue;
+        }
         const started = Date.now();
         o.say(`  +${((started - loadStart) / 1000).toFixed(1)} s fault ${f.kind} ...`);
         let detail: string;
@@ -137,34 +152,45 @@ export async function runChaos(o: ChaosOptions): Promise<{ result: ChaosResult; 
       30_000,
     );
     try {
-      await Promise.all([
+      const all = Promise.all([
         ...MARKETS.map((_, m) => lane((s) => s.kind === 'trade' && s.slot % MARKETS.length === m)),
         lane((s) => s.kind === 'config'),
         (async () => {
           const general = scheduled.filter((s) => s.kind !== 'trade' && s.kind !== 'config');
           await pool(general, RUNNERS, async (s) => {
             await due(s);
-            await runScenario(d, s, acc);
+            if (late()) notStarted++;
+            else await runScenario(d, s, acc);
           });
         })(),
         faultRunner,
       ]);
+      // Scenarios blocked on a saga that never moves are left behind at the deadline (their sagas are drained below).
+      const stuck = await Promise.race([all.then(() => false), sleep(loadDeadline + 60_000 - Date.now()).then(() => true)]);
+      if (stuck)
+        d.violation(
+          `the load phase did not end within ${((loadDeadline + 60_000 - loadStart) / 1000).toFixed(0)} s: client calls were still waiting on sagas`,
+        );
     } finally {
       clearInterval(progress);
     }
+    if (notStarted > 0) d.violation(`${notStarted} planned scenarios never started: the load phase reached its deadline`);
     const loadMs = Date.now() - loadStart;
 
     o.say(`drain: cancelling resting orders, then waiting for ${d.records.length} sagas to finish ...`);
     const drainStart = Date.now();
-    await pool(
-      d.records.filter((r) => r.cancelAtEnd),
-      8,
-      (r) => cancelResting(d, r.cancelAtEnd!.orderId, r.cancelAtEnd!.owner),
-    );
-    const drainDeadline = drainStart + (o.drainTimeoutMs ?? 30 * 60_000);
+    const drainDeadline = drainStart + (o.drainTimeoutMs ?? DRAIN_TIMEOUT_MS);
     const giveUp = new Promise<string>((r) =>
       setTimeout(() => r('still running at the drain deadline'), drainDeadline - Date.now()).unref(),
     );
+    await Promise.race([
+      pool(
+        d.records.filter((r) => r.cancelAtEnd),
+        8,
+        (r) => cancelResting(d, r.cancelAtEnd!.orderId, r.cancelAtEnd!.owner),
+      ),
+      giveUp,
+    ]);
     await pool(d.records, 32, async (r) => {
       r.observed = await Promise.race([r.configId ? configOutcome(d, r.configId) : outcomeOf(d, r.workflowId), giveUp]);
     });
