@@ -191,8 +191,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ result: ChaosResult; 
       ),
       giveUp,
     ]);
-    await pool(d.records, 32, async (r) => {
-      r.observed = await Promise.race([r.configId ? configOutcome(d, r.configId) : outcomeOf(d, r.workflowId), giveUp]);
+    // Every saga gets until the deadline, and at least a few seconds more: one already finished still answers.
+    await pool(d.records, 64, async (r) => {
+      const limit = sleep(Math.max(drainDeadline - Date.now(), 5_000)).then(() => 'still running at the drain deadline');
+      r.observed = await Promise.race([r.configId ? configOutcome(d, r.configId) : outcomeOf(d, r.workflowId), limit]);
     });
     const drainMs = Date.now() - drainStart;
     o.say(`drained in ${(drainMs / 1000).toFixed(1)} s; checking ...`);

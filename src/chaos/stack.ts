@@ -249,7 +249,15 @@ export class ChaosStack {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.slots.map((_, i) => this.signalWorker(i, 'SIGTERM')));
+    // A worker whose activities hang (blocked on locks) never finishes draining: SIGKILL it after its grace and more.
+    await Promise.all(
+      this.slots.map(async (slot, i) => {
+        const child = slot.child;
+        const kill = setTimeout(() => child?.kill('SIGKILL'), 30_000);
+        await this.signalWorker(i, 'SIGTERM');
+        clearTimeout(kill);
+      }),
+    );
     if (this.chain && this.chain.exitCode === null) {
       const exited = new Promise((r) => this.chain!.once('exit', r));
       this.chain.kill('SIGTERM');
