@@ -15,6 +15,8 @@ export interface SagaRecord {
   /** The external id that must take effect exactly once (bank reference, client order id, …). */
   externalId: string;
   expected: string;
+  /** An outcome the inputs also allow (a 2pc past its 30 s prepare deadline rolls back): then nothing may have taken effect. */
+  alsoAllowed?: string;
   observed?: string;
   /** A resting order the run cancels at the end. */
   cancelAtEnd?: { orderId: string; owner: string };

@@ -39,7 +39,13 @@ export function renderReport(r: ChaosResult): string {
   lines.push('| kind | outcome | expected | count |', '| --- | --- | --- | ---: |');
   const groups = new Map<string, number>();
   for (const rec of r.records) {
-    const k = `${rec.kind}|${rec.observed ?? 'never'}|${rec.observed === rec.expected ? 'yes' : `no (${rec.expected})`}`;
+    const verdict =
+      rec.observed === rec.expected
+        ? 'yes'
+        : rec.observed === rec.alsoAllowed
+          ? `allowed (instead of ${rec.expected}; nothing applied)`
+          : `no (${rec.expected})`;
+    const k = `${rec.kind}|${rec.observed ?? 'never'}|${verdict}`;
     groups.set(k, (groups.get(k) ?? 0) + 1);
   }
   for (const [k, n] of [...groups.entries()].sort(([a], [b]) => a.localeCompare(b))) {

@@ -113,6 +113,7 @@ export function recordTransaction(d: Driver, s: Of<'transaction'>, acc: Accounts
     variant: `${s.variant} ${s.fails ? 'failing' : 'ok'}${s.coordinatorKill ? ' (coordinator kill)' : ''}`,
     externalId: request.id,
     expected: s.fails ? 'failed:InsufficientFunds' : 'COMMITTED',
+    alsoAllowed: s.variant === '2pc' && !s.fails ? 'failed:DeadlineExceeded' : undefined,
     effects,
     journal: {
       ledger: s.fails ? 0 : request.operations.filter((o) => o.resource === 'ledger').length,
