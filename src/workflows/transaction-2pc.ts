@@ -37,6 +37,8 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
   const left = deadlineAt - workflowNow();
   const prepare = proxyActivities<Activities>({
     ...STEP_OPTIONS,
+    // Each attempt has the prepare timeout; attempts go on within the transaction's whole window, so an
+    // attempt lost with its worker (its PREPARE may have run) is retried and finds the gid prepared.
     startToCloseTimeout: `${PREPARE_TIMEOUT_SECONDS} seconds`,
     scheduleToCloseTimeout: Math.max(1, left),
   });

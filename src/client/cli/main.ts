@@ -6,6 +6,7 @@ import { registerCheckCommand } from './check';
 import { registerChangesCommand } from './changes';
 import { registerApiKeyCommands } from './apikey';
 import { registerCampaignCommands } from './campaign';
+import { registerChaosCommand } from './chaos';
 import { registerConfigCommands } from './config';
 import { registerDepositCommands } from './deposit';
 import { toCliError } from './errors';
@@ -71,6 +72,7 @@ export function buildProgram(): Command {
   registerRecoveryCommands(program);
   registerChangesCommand(program);
   registerWithdrawalCommands(program);
+  registerChaosCommand(program);
   return program;
 }
 

@@ -1,0 +1,195 @@
+import { Client as PgClient } from 'pg';
+import { depositWorkflowId } from '../client';
+import { outcomeOf, retrying, type Driver } from './driver';
+import type { PlannedFault, PlannedScenario } from './plan';
+import { runDeposit } from './scenarios';
+import { recordTransaction } from './scenarios-more';
+import type { Accounts } from './setup';
+import { gidFor, gidKeyFor } from '../domain/tx-ids';
+import { transactionWorkflowId } from '../domain/operations';
+import { startTransaction } from '../client/transactions';
+
+/** One fault as it happened: planned and actual time, and what it did. */
+export interface InjectedFault {
+  kind: PlannedFault['kind'];
+  plannedMs: number;
+  startedMs: number;
+  durationMs: number;
+  detail: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Reserved = { lockVictim?: PlannedScenario; coordinatorKill: PlannedScenario[] };
+
+/**
+ * Injects one fault into the running stack. Every fault is from the outside: signals to
+ * processes, PostgreSQL and Temporal stopped and started, sessions terminated, the chain
+ * simulator's fault API, a row lock held from another connection.
+ */
+export async function inject(d: Driver, f: PlannedFault, acc: Accounts, reserved: Reserved): Promise<string> {
+  const stack = d.stack;
+  const p = f.params;
+  switch (f.kind) {
+    case 'worker-sigkill': {
+      const w = Number(p.worker);
+      await stack.signalWorker(w, 'SIGKILL');
+      await sleep(Number(p.restartAfterMs));
+      stack.startWorker(w);
+      await stack.waitWorkerReady(w);
+      return `worker ${w} killed, started again after ${p.restartAfterMs} ms`;
+    }
+    case 'worker-sigterm': {
+      const w = Number(p.worker);
+      const t0 = Date.now();
+      const code = await stack.signalWorker(w, 'SIGTERM');
+      const drained = Date.now() - t0;
+      stack.startWorker(w);
+      await stack.waitWorkerReady(w);
+      if (code !== 0) d.violation(`worker ${w} did not drain on SIGTERM: it exited with code ${code}`);
+      return `worker ${w} drained in ${(drained / 1000).toFixed(1)} s (exit ${code}), started again`;
+    }
+    case 'postgres-restart':
+      await stack.restartPostgres(0);
+      return 'PostgreSQL stopped (fast shutdown) and started again';
+    case 'postgres-outage':
+      await stack.restartPostgres(Number(p.seconds) * 1000);
+      return `PostgreSQL down for ${p.seconds} s`;
+    case 'temporal-restart':
+      await stack.restartTemporal();
+      return 'the dev server stopped and started again on its SQLite file';
+    case 'terminate-backends':
+      return terminateBackends(d, Number(p.rounds));
+    case 'chain-fault': {
+      const { fault, ...rest } = p;
+      const body = { kind: fault, ...rest };
+      await retrying('inject a chain fault', async () => {
+        const res = await fetch(`${stack.chainUrl}/admin/faults`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (!res.ok) throw new Error(`chain simulator answered ${res.status}`);
+      });
+      return `chain simulator: ${JSON.stringify(body)}`;
+    }
+    case 'coordinator-kill':
+      return coordinatorKill(d, acc, reserved.coordinatorKill, Number(p.restartAfterMs));
+    case 'activity-timeout':
+      if (!reserved.lockVictim) return 'no lock-victim deposit in the plan';
+      return outliveTimeout(d, acc, reserved.lockVictim, Number(p.holdMs));
+  }
+}
+
+/** pg_terminate_backend of the workers' sessions that are in a transaction or running a statement. */
+async function terminateBackends(d: Driver, rounds: number): Promise<string> {
+  let total = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (let tries = 0; tries < 500; tries++) {
+      const { rows } = await retrying(
+        'terminate backends',
+        () =>
+          // Materialised first: the planner may otherwise call pg_terminate_backend before the filter.
+          d.ledger.query<{ pid: number }>(
+            `WITH victims AS MATERIALIZED (
+             SELECT pid FROM pg_stat_activity
+              WHERE application_name = 'txmgr-worker' AND state IN ('active', 'idle in transaction')
+                AND pid <> pg_backend_pid())
+           SELECT pid FROM victims WHERE pg_terminate_backend(pid)`,
+          ),
+        60_000,
+      );
+      if (rows.length > 0) {
+        total += rows.length;
+        break;
+      }
+      await sleep(20);
+    }
+    await sleep(1_000);
+  }
+  return `${total} worker session(s) terminated mid-transaction in ${rounds} round(s)`;
+}
+
+/**
+ * Starts reserved 2pc transactions one by one and watches pg_prepared_xacts (cluster-wide):
+ * the moment both participants of one are prepared, its coordinator is between prepare and
+ * commit — every worker is SIGKILLed then, and started again.
+ */
+async function coordinatorKill(d: Driver, acc: Accounts, scenarios: PlannedScenario[], restartAfterMs: number): Promise<string> {
+  let caught: string | undefined;
+  for (const s of scenarios) {
+    // Once caught, the rest are not started: a 2pc sharing accounts with the in-doubt one would only time out behind its locks.
+    if (s.kind !== 'transaction' || caught) continue;
+    const request = recordTransaction(d, s, acc);
+    const key = gidKeyFor(transactionWorkflowId(request.id));
+    const gids = [gidFor(key, 'ledger'), gidFor(key, 'custody')];
+    await retrying('start a 2pc', () => startTransaction({ temporal: d.temporal, taskQueue: d.stack.taskQueue }, request));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const { rows } = await d.ledger
+        .query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE gid = ANY($1)', [gids])
+        .catch(() => ({ rows: [{ n: 0 }] }));
+      if ((rows[0]?.n ?? 0) === 2) {
+        await Promise.all(Array.from({ length: d.stack.workerCount() }, (_, w) => d.stack.signalWorker(w, 'SIGKILL')));
+        caught = request.id;
+        break;
+      }
+      // Decided with nothing prepared left: this one committed between two looks; try the next.
+      const done = await d.ledger
+        .query(
+          `SELECT 1 FROM tx_transactions t WHERE t.id = $1 AND t.decision IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = ANY($2))`,
+          [request.id, gids],
+        )
+        .catch(() => ({ rowCount: 0 }));
+      if (done.rowCount) break;
+      await sleep(5);
+    }
+    if (caught) {
+      await sleep(restartAfterMs);
+      for (let w = 0; w < d.stack.workerCount(); w++) d.stack.startWorker(w);
+      await Promise.all(Array.from({ length: d.stack.workerCount() }, (_, w) => d.stack.waitWorkerReady(w)));
+    }
+  }
+  return caught
+    ? `every worker SIGKILLed while 2pc ${caught} was prepared on both databases and not yet committed; started again after ${restartAfterMs} ms`
+    : `the window between prepare and commit was not caught in ${scenarios.length} tries (each 2pc still ran)`;
+}
+
+/**
+ * Holds the account row of a deposit's target locked from an outside connection for longer
+ * than the credit activity's start-to-close timeout (30 s), then lets go: the first attempt
+ * commits late while its retry runs, and the deposit must credit once.
+ */
+async function outliveTimeout(d: Driver, acc: Accounts, victim: PlannedScenario, holdMs: number): Promise<string> {
+  const locker = new PgClient({ connectionString: d.stack.databaseUrl, application_name: 'txmgr-chaos-lock' });
+  locker.on('error', () => undefined);
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('SELECT id FROM accounts WHERE id = $1 FOR UPDATE', [acc.lockVictim]);
+    if (victim.kind === 'deposit') await runDeposit(d, victim, acc);
+    await sleep(holdMs);
+    await locker.query('COMMIT');
+  } finally {
+    await locker.end().catch(() => undefined);
+  }
+  const ref = `CHAOS-${d.seed}-${victim.index}`;
+  const attempts = await retrying('read the deposit history', () => activityAttempts(d, depositWorkflowId(ref)), 120_000);
+  return `account ${acc.lockVictim} locked for ${(holdMs / 1000).toFixed(0)} s under deposit ${ref}; activity attempts: ${attempts}`;
+}
+
+/** The attempt each finished activity of a workflow ended on ("creditDeposit 2"): above 1, a retry ran. */
+async function activityAttempts(d: Driver, workflowId: string): Promise<string> {
+  await outcomeOf(d, workflowId);
+  const history = await d.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const types = new Map<string, string>();
+  const out: string[] = [];
+  for (const e of history.events ?? []) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) types.set(String(e.eventId), scheduled.activityType?.name ?? '?');
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) out.push(`${types.get(String(started.scheduledEventId)) ?? '?'} ${started.attempt ?? 1}`);
+  }
+  return out.join(', ');
+}
