@@ -1,30 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { checkTradeInvariants } from '../../src/db/invariants-trade';
 import { lockMarket } from '../../src/db/queries/orders';
 import { withTransaction } from '../../src/db/transaction';
 import { count } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
 import { startTestApi, type ApiUnderTest } from './api-fixtures';
-import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
+import { balanceOf, BTC, trader, USD, type Trader, useTradeMarkets } from './trade-fixtures';
 
 const ctx = useTestContext();
 const idem = () => randomUUID();
-const siphon = `config-siphon-api-trades-${randomUUID().slice(0, 8)}`;
-
-beforeAll(async () => {
-  const tq = ctx.taskQueue();
-  await ctx.withWorker(tq, () => applyTestConfig(ctx, tq, siphon, tradeMarketsTx()));
-});
-afterAll(async () => {
-  await ctx.temporal.workflow
-    .getHandle(siphon)
-    .terminate('api trade tests done')
-    .catch(() => undefined);
-});
-afterEach(async () => {
-  expect(await checkTradeInvariants(ctx.pool)).toEqual([]);
-  expect(await count(ctx.pool, `SELECT 1 FROM orders WHERE market = 'BTC-USD' AND status = 'open'`)).toBe(0);
-});
+useTradeMarkets(ctx, 'api-trades', { noOpenOrders: true });
 
 const order = (t: Trader, r: Record<string, unknown>) => ({
   workflow_type: 'trade_execution',

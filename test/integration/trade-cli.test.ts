@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { findOrder } from '../../src/db/queries/orders';
 import { findHold } from '../../src/db/queries/holds';
-import { checkTradeInvariants } from '../../src/db/invariants-trade';
 import { count } from '../helpers/fixtures';
 import { useTestContext } from '../helpers/context';
 import { stackEnv, startWorkerProcess, txmgr } from './cli-process';
-import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD } from './trade-fixtures';
+import { balanceOf, BTC, trader, USD, useTradeMarkets } from './trade-fixtures';
 
 /**
  * The trade commands as a person runs them: `txmgr trade buy|sell`, `order show|cancel`,
@@ -13,23 +12,7 @@ import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD } from './
  * with their asset) and what PostgreSQL then holds; bad input is exit 2 naming the field.
  */
 const ctx = useTestContext();
-const siphon = `config-siphon-trade-cli-${randomUUID().slice(0, 8)}`;
-
-beforeAll(async () => {
-  const tq = ctx.taskQueue();
-  await ctx.withWorker(tq, () => applyTestConfig(ctx, tq, siphon, tradeMarketsTx()));
-});
-
-afterAll(async () => {
-  await ctx.temporal.workflow
-    .getHandle(siphon)
-    .terminate('trade cli tests done')
-    .catch(() => undefined);
-});
-
-afterEach(async () => {
-  expect(await checkTradeInvariants(ctx.pool)).toEqual([]);
-});
+useTradeMarkets(ctx, 'trade-cli');
 
 /** The order id a `txmgr trade` or `order` command printed. */
 const orderIdOf = (stdout: string): string => /^order\s+([0-9a-f-]{36})$/m.exec(stdout)?.[1] ?? 'none printed';

@@ -1,32 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { cancelOrder, executeTrade as runTrade, startTrade, type TradeRequest } from '../../src/client/trades';
-import { checkTradeInvariants } from '../../src/db/invariants-trade';
 import { findOrderByClientId } from '../../src/db/queries/orders';
 import type { executeTrade } from '../../src/workflows';
 import { count } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
-import { applyTestConfig, balanceOf, BTC, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
+import { balanceOf, BTC, trader, USD, type Trader, useTradeMarkets } from './trade-fixtures';
 
 /** Boundaries of matching: FOK at exactly the liquidity, self-trade across levels, protection at a level, odd ids. */
 const ctx = useTestContext();
-const siphon = `config-siphon-trade-edges-${randomUUID().slice(0, 8)}`;
-
-beforeAll(async () => {
-  const tq = ctx.taskQueue();
-  await ctx.withWorker(tq, () => applyTestConfig(ctx, tq, siphon, tradeMarketsTx()));
-});
-
-afterAll(async () => {
-  await ctx.temporal.workflow
-    .getHandle(siphon)
-    .terminate('trade edge tests done')
-    .catch(() => undefined);
-});
-
-afterEach(async () => {
-  expect(await checkTradeInvariants(ctx.pool)).toEqual([]);
-  expect(await count(ctx.pool, `SELECT 1 FROM orders WHERE market = 'BTC-USD' AND status = 'open'`)).toBe(0);
-});
+useTradeMarkets(ctx, 'trade-edges', { noOpenOrders: true });
 
 const order = (t: Trader, r: Omit<TradeRequest, 'owner' | 'market'>): TradeRequest => ({
   owner: t.owner,

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { applyConfig, type ConfigTransactionInput } from '../../src/client/config';
+import { checkTradeInvariants } from '../../src/db/invariants-trade';
 import { postTransfer } from '../../src/db/ledger';
 import { withTransaction } from '../../src/db/transaction';
 import { transferIdFor } from '../../src/domain/ids';
@@ -132,4 +133,30 @@ export async function installCommitPause(pool: Pool): Promise<{ pause(): Promise
       };
     },
   };
+}
+
+/**
+ * A test file's markets: the trade markets applied through a siphon of its own before the file's
+ * tests (that siphon stopped after them), and after each test the trade invariants — with
+ * `noOpenOrders`, also no BTC-USD order left open.
+ */
+export function useTradeMarkets(ctx: TestContext, label: string, o: { noOpenOrders?: boolean } = {}): void {
+  const siphon = `config-siphon-${label}-${randomUUID().slice(0, 8)}`;
+  beforeAll(async () => {
+    const tq = ctx.taskQueue();
+    await ctx.withWorker(tq, () => applyTestConfig(ctx, tq, siphon, tradeMarketsTx()));
+  });
+  afterAll(async () => {
+    await ctx.temporal.workflow
+      .getHandle(siphon)
+      .terminate(`${label} tests done`)
+      .catch(() => undefined);
+  });
+  afterEach(async () => {
+    expect(await checkTradeInvariants(ctx.pool)).toEqual([]);
+    if (o.noOpenOrders) {
+      const { rows } = await ctx.pool.query(`SELECT 1 FROM orders WHERE market = 'BTC-USD' AND status = 'open'`);
+      expect(rows).toHaveLength(0);
+    }
+  });
 }
