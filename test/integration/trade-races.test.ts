@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTradeActivities } from '../../src/activities/trade';
 import { cancelOrder, startTrade } from '../../src/client/trades';
-import { checkTradeInvariants } from '../../src/db/invariants-trade';
 import { placeAndMatch } from '../../src/db/matching';
 import { findHold } from '../../src/db/queries/holds';
 import { findOrder, findOrderByClientId } from '../../src/db/queries/orders';
@@ -10,30 +9,14 @@ import { holdIdFor, stepId } from '../../src/domain/ids';
 import type { PlannedOrder } from '../../src/domain/trade';
 import { count } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
-import { applyTestConfig, balanceOf, BTC, installCommitPause, trader, tradeMarketsTx, USD, type Trader } from './trade-fixtures';
+import { balanceOf, BTC, installCommitPause, trader, USD, type Trader, useTradeMarkets } from './trade-fixtures';
 
 /**
  * Races of the trade saga's steps, driven on PostgreSQL directly so each interleaving is
  * forced rather than hoped for: the match runs in a transaction the test holds open.
  */
 const ctx = useTestContext();
-const siphon = `config-siphon-trade-races-${randomUUID().slice(0, 8)}`;
-
-beforeAll(async () => {
-  const tq = ctx.taskQueue();
-  await ctx.withWorker(tq, () => applyTestConfig(ctx, tq, siphon, tradeMarketsTx()));
-});
-
-afterAll(async () => {
-  await ctx.temporal.workflow
-    .getHandle(siphon)
-    .terminate('trade race tests done')
-    .catch(() => undefined);
-});
-
-afterEach(async () => {
-  expect(await checkTradeInvariants(ctx.pool)).toEqual([]);
-});
+useTradeMarkets(ctx, 'trade-races');
 
 /** A GTC buy of 1 BTC at 90.00 as the saga plans it (ids from the workflow id, as the activities derive them). */
 function plannedBuy(t: Trader, workflowId: string): PlannedOrder {
