@@ -37,7 +37,7 @@ describe('a long wait for confirmations', () => {
         const handle = ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId);
         const firstRunId = (await handle.describe()).runId;
         // A continued run is past the broadcast: a cancel there is answered, not obeyed.
-        await eventually(async () => (await handle.describe()).runId !== firstRunId);
+        await eventually(async () => (await handle.describe()).runId !== firstRunId, 90_000);
         const answer = await cancelWithdrawal(ctx.client(tq), withdrawalId, 'too slow');
         expect(answer).toMatchObject({ cancelled: false });
         expect(answer.reason).toMatch(/already broadcast \([0-9a-f]{64}\)/);
@@ -70,7 +70,7 @@ describe('a long wait for confirmations', () => {
     const b = await balances(ctx.pool, c.accountId);
     expect(b.balance).toBe(500_000_000n - 10_005_000n);
     expect(b.debitsPending).toBe(0n);
-  });
+  }, 240_000);
 
   test('a workflow cancel during a long wait is answered: the next run takes over and the withdrawal completes', async () => {
     const c = await customer(ctx.pool);
