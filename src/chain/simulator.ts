@@ -109,18 +109,24 @@ function view(tx: TxRow, height: number) {
   };
 }
 
+const ignore = (): void => undefined;
+
 async function inTx<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
+  // A connection lost while held (PostgreSQL restarted) errors the call, not the process.
+  c.on('error', ignore);
+  let broken: Error | undefined;
   try {
     await c.query('BEGIN');
     const out = await fn(c);
     await c.query('COMMIT');
     return out;
   } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
+    await c.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
     throw err;
   } finally {
-    c.release();
+    c.off('error', ignore);
+    c.release(broken);
   }
 }
 

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { Client } from 'pg';
 import { dropDatabase, ensureDatabase } from '../../src/db/admin';
 import type { FaultRequest } from '../../src/chain/simulator';
 
@@ -94,6 +95,21 @@ export class ChainSimProcess {
 
   async txs(): Promise<SimTx[]> {
     return ((await this.call('GET', '/admin/txs')) as { txs: SimTx[] }).txs;
+  }
+
+  /**
+   * Sets how many blocks make one confirmation of a withdrawal already sent (a `slow` fault
+   * fixes it at broadcast): a test holds a transaction unconfirmed, then lets it confirm.
+   */
+  async setSlowFactor(withdrawalId: string, factor: number): Promise<void> {
+    const client = new Client({ connectionString: this.databaseUrl });
+    await client.connect();
+    try {
+      const { rowCount } = await client.query('UPDATE sim_txs SET slow_factor = $2 WHERE withdrawal_id = $1', [withdrawalId, factor]);
+      if (rowCount !== 1) throw new Error(`chain-sim holds no transaction for withdrawal ${withdrawalId}`);
+    } finally {
+      await client.end();
+    }
   }
 
   /** Transactions the chain holds for real (abandoned placeholders of never-sent ids not counted). */

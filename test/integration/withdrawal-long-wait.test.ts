@@ -21,8 +21,9 @@ afterAll(() => sim.dispose());
 describe('a long wait for confirmations', () => {
   test('a slow chain continues the saga in new runs: each run stays short, the withdrawal completes once', async () => {
     const c = await customer(ctx.pool);
-    // 3 confirmations at 10 blocks each: many more checks than one run may make.
-    await sim.fault({ kind: 'slow', address: c.address, factor: 10 });
+    // Held unconfirmed (1,000 blocks a confirmation) until the saga has gone on in a new run:
+    // how many checks one run makes must not depend on how fast this machine is.
+    await sim.fault({ kind: 'slow', address: c.address, factor: 1000 });
     const [, otp] = await codes(c.secret);
     const tq = ctx.taskQueue();
     const pollsPerRun = 4;
@@ -38,6 +39,8 @@ describe('a long wait for confirmations', () => {
         const firstRunId = (await handle.describe()).runId;
         // A continued run is past the broadcast: a cancel there is answered, not obeyed.
         await eventually(async () => (await handle.describe()).runId !== firstRunId, 90_000);
+        // 3 confirmations at 10 blocks each: still many more checks than one run may make.
+        await sim.setSlowFactor(withdrawalId, 10);
         const answer = await cancelWithdrawal(ctx.client(tq), withdrawalId, 'too slow');
         expect(answer).toMatchObject({ cancelled: false });
         expect(answer.reason).toMatch(/already broadcast \([0-9a-f]{64}\)/);
@@ -74,7 +77,8 @@ describe('a long wait for confirmations', () => {
 
   test('a workflow cancel during a long wait is answered: the next run takes over and the withdrawal completes', async () => {
     const c = await customer(ctx.pool);
-    await sim.fault({ kind: 'slow', address: c.address, factor: 10 });
+    // Held unconfirmed until the next run has taken over, then 10 blocks a confirmation.
+    await sim.fault({ kind: 'slow', address: c.address, factor: 1000 });
     const [, otp] = await codes(c.secret);
     const tq = ctx.taskQueue();
     await ctx.withWorker(
@@ -82,13 +86,16 @@ describe('a long wait for confirmations', () => {
       async () => {
         const { withdrawalId, workflowId } = await startWithdrawal(
           ctx.client(tq),
-          { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.1', otp, pollSeconds: 0.2, pollsPerRun: 3 },
+          // 25 checks a run: time enough for the cancel to reach the first run.
+          { accountId: c.accountId, asset: 'BTC', address: c.address, amount: '0.1', otp, pollSeconds: 0.2, pollsPerRun: 25 },
           TOTP_KEY,
         );
         const handle = ctx.temporal.workflow.getHandle<typeof withdrawWorkflow>(workflowId);
         const firstRunId = (await handle.describe()).runId;
         await eventually(async () => (await withdrawalProgress(ctx.client(tq), withdrawalId)).phase === 'confirming');
         await ctx.temporal.workflow.getHandle(workflowId, firstRunId).cancel();
+        await eventually(async () => (await handle.describe()).runId !== firstRunId, 90_000);
+        await sim.setSlowFactor(withdrawalId, 10);
         expect((await handle.result()).status).toBe('COMPLETED');
         expect((await handle.describe()).runId).not.toBe(firstRunId);
         expect(await sim.sent(withdrawalId)).toHaveLength(1);
