@@ -105,7 +105,10 @@ export class ChainSimProcess {
     const client = new Client({ connectionString: this.databaseUrl });
     await client.connect();
     try {
-      const { rowCount } = await client.query('UPDATE sim_txs SET slow_factor = $2 WHERE withdrawal_id = $1', [withdrawalId, factor]);
+      const { rowCount } = await client.query('UPDATE sim_txs SET slow_factor = $2 WHERE withdrawal_id = $1', [
+        withdrawalId,
+        factor,
+      ]);
       if (rowCount !== 1) throw new Error(`chain-sim holds no transaction for withdrawal ${withdrawalId}`);
     } finally {
       await client.end();
