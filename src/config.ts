@@ -8,6 +8,7 @@ export const WORKER_ENV_VARS = [
   'DATABASE_URL',
   'CUSTODY_DATABASE_URL',
   'PG_POOL_MAX',
+  'DB_LOCK_TIMEOUT_MS',
   'WORKER_MAX_CONCURRENT_ACTIVITIES',
   'WORKER_SHUTDOWN_GRACE_MS',
   'LOG_LEVEL',
@@ -57,6 +58,12 @@ const WorkerEnv = CommonEnv.extend({
   /** The custody database (the transaction core's second resource); unset: custody operations and 2pc are refused. */
   CUSTODY_DATABASE_URL: databaseUrl(false).optional(),
   PG_POOL_MAX: intFromEnv(20, 1, 1000),
+  /**
+   * How long a statement of an activity's transaction waits for a row lock before the try fails
+   * (retryably). Below the activities' 30 s start-to-close: a lock held too long (a 2pc left
+   * prepared, a stuck session) then frees the worker's activity slots instead of filling them.
+   */
+  DB_LOCK_TIMEOUT_MS: intFromEnv(10_000, 100, 25_000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFromEnv(16, 1, 1000),
   WORKER_SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
   /** host:port for the SDK's Prometheus endpoint; unset means no endpoint. */
@@ -80,6 +87,7 @@ export interface WorkerConfig {
   databaseUrl: string;
   custodyDatabaseUrl?: string;
   poolMax: number;
+  lockTimeoutMs: number;
   maxConcurrentActivities: number;
   shutdownGraceMs: number;
   logLevel: z.infer<typeof logLevel>;
@@ -134,6 +142,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     databaseUrl: e.DATABASE_URL,
     custodyDatabaseUrl: e.CUSTODY_DATABASE_URL,
     poolMax: e.PG_POOL_MAX,
+    lockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,
     maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
     shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

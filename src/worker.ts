@@ -2,6 +2,7 @@
 import { ConfigError, loadWorkerConfig, StartupCheckError } from './config';
 import { DatabaseUnavailableError, describeDatabase, schemaProblem, schemaStatus, unavailable } from './db/migrate';
 import { createPool } from './db/pool';
+import { setLockTimeout } from './db/transaction';
 import { createLogger, type Logger } from './logger';
 import { connectCheckedTemporal } from './temporal/cluster-checks';
 import { installRuntime } from './temporal/runtime';
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   // The schema first: a worker on a schema it does not match would fail every activity.
   const problem = schemaProblem(await schemaStatus(config.databaseUrl));
   if (problem) throw new StartupCheckError(`${describeDatabase(config.databaseUrl)}: ${problem}`);
+  setLockTimeout(config.lockTimeoutMs);
   const pool = createPool({ databaseUrl: config.databaseUrl, max: config.poolMax, applicationName: 'txmgr-worker' });
   try {
     await pool.query('SELECT 1').catch((err: unknown) => {

@@ -16,6 +16,8 @@ export interface TransactionOptions {
   attempt?: number;
   /** Extra in-process tries for serialization failures and deadlocks before giving up. */
   maxLocalRetries?: number;
+  /** How long a statement waits for a lock before the try fails retryably (55P03); default setLockTimeout's. */
+  lockTimeoutMs?: number;
   /** Write the transaction_metrics row; default: on, unless switched off (setTransactionMetrics, TXMGR_METRICS=off). */
   recordMetrics?: boolean;
 }
@@ -26,6 +28,17 @@ let metricsEnabled = process.env.TXMGR_METRICS !== 'off';
 /** Switches transaction_metrics rows on or off for this process (benchmarks alternate both in one run). */
 export function setTransactionMetrics(enabled: boolean): void {
   metricsEnabled = enabled;
+}
+
+// A lock wait must end before the activity's start-to-close (30 s) does: a try blocked on a row lock
+// (a 2pc left prepared, a stuck session) otherwise keeps its worker slot past its timeout, and enough
+// of them take every slot, the one that would release the lock included.
+let lockTimeoutMs = 10_000;
+
+/** The lock wait of every transaction of this process that does not set its own (the worker's DB_LOCK_TIMEOUT_MS). */
+export function setLockTimeout(ms: number): void {
+  if (!Number.isInteger(ms) || ms < 1) throw new RangeError(`lock timeout must be a positive whole number of ms, not ${ms}`);
+  lockTimeoutMs = ms;
 }
 
 /**
@@ -88,6 +101,7 @@ export async function withTransaction<T>(
       // and carries the worker's clock and workflow id for the change log's triggers (./changes).
       await client.query(
         `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}; SET LOCAL application_name = '${sessionName(operation)}'; ` +
+          `SET LOCAL lock_timeout = ${lockWait(options.lockTimeoutMs)}; ` +
           beginChangeSettings(options.workflowId),
       );
       result = await fn(client);
@@ -180,6 +194,8 @@ const stampOf = (results: QueryResult[]): string | null =>
 
 const lastCommand = (results: QueryResult | QueryResult[]): string | undefined =>
   (Array.isArray(results) ? results[results.length - 1] : results)?.command;
+
+const lockWait = (ms: number | undefined): number => (ms !== undefined && Number.isInteger(ms) && ms > 0 ? ms : lockTimeoutMs);
 
 /** `txmgr-op:<operation>`, cut to PostgreSQL's 63 bytes, only characters that need no quoting. */
 export const OPERATION_SESSION_PREFIX = 'txmgr-op:';

@@ -10,6 +10,7 @@ describe('worker configuration', () => {
       taskQueue: 'txmgr',
       databaseUrl: 'postgres://u:p@db:5432/txmgr',
       poolMax: 20,
+      lockTimeoutMs: 10_000,
       maxConcurrentActivities: 16,
       shutdownGraceMs: 10_000,
       logLevel: 'info',
@@ -28,6 +29,8 @@ describe('worker configuration', () => {
       'PG_POOL_MAX must be at least WORKER_MAX_CONCURRENT_ACTIVITIES',
     ],
     [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    // A lock wait must end before the activities' 30 s start-to-close does.
+    [{ ...base, DB_LOCK_TIMEOUT_MS: '30000' }, 'DB_LOCK_TIMEOUT_MS'],
     [{ ...base, METRICS_BIND_ADDRESS: 'everywhere' }, 'METRICS_BIND_ADDRESS must be host:port'],
     [{ ...base, TEMPORAL_ADDRESS: 'localhost' }, 'TEMPORAL_ADDRESS must be host:port (e.g. localhost:7233'],
     [{ ...base, TEMPORAL_ADDRESS: 'http://temporal:7233' }, 'TEMPORAL_ADDRESS must be host:port'],
