@@ -12,7 +12,7 @@ import {
 } from '../domain/operations';
 import { requestHash } from '../domain/tx-hash';
 import { gidKeyFor } from '../domain/tx-ids';
-import { applyOperation, undoOperation } from '../db/operations';
+import { applyOperation, journalledOutcomes, undoOperation } from '../db/operations';
 import { insertTxTransaction, decideTxTransaction, type TxTransactionRow } from '../db/queries/tx-transactions';
 import { resolveInDoubt, type Resolved } from '../db/recovery';
 import { withTransaction } from '../db/transaction';
@@ -207,11 +207,21 @@ export function createTransactionActivities(deps: ActivityDeps) {
       });
     },
 
-    /** 2pc: COMMIT PREPARED or ROLLBACK PREPARED on one participant, idempotently. */
-    async finishParticipant(f: { txId: string; gid: string; resource: Resource; decision: 'commit' | 'rollback' }) {
+    /**
+     * 2pc: COMMIT PREPARED or ROLLBACK PREPARED on one participant, idempotently. A commit answers
+     * what the participant's journal now holds (a retried prepare could not say).
+     */
+    async finishParticipant(f: {
+      txId: string;
+      gid: string;
+      resource: Resource;
+      decision: 'commit' | 'rollback';
+    }): Promise<{ state: 'committed' | 'rolled back'; outcomes: OperationOutcome[] }> {
       return edge(deps, 'finishParticipant', async () => {
         const pool = poolFor(deps, f.resource);
-        return f.decision === 'commit' ? commitPrepared(pool, f.gid) : rollbackPrepared(pool, f.gid, f.txId);
+        if (f.decision === 'rollback') return { state: await rollbackPrepared(pool, f.gid, f.txId), outcomes: [] };
+        const state = await commitPrepared(pool, f.gid);
+        return { state, outcomes: await journalledOutcomes(pool, f.txId, f.resource) };
       });
     },
 

@@ -157,26 +157,45 @@ async function coordinatorKill(d: Driver, acc: Accounts, scenarios: PlannedScena
 }
 
 /**
- * Holds the account row of a deposit's target locked from an outside connection for longer
- * than the credit activity's start-to-close timeout (30 s), then lets go: the first attempt
- * commits late while its retry runs, and the deposit must credit once.
+ * A first attempt that commits after its timeout, while its retry runs: the account row of a
+ * deposit's target is held locked from outside until the deposit's credit waits on it; then
+ * every worker is frozen (SIGSTOP) and the lock let go, so the waiting statement gets its row
+ * but the frozen worker cannot commit. Past the activity's 30 s start-to-close the workers go
+ * on (SIGCONT): the first attempt commits late beside the retry the server scheduled, and the
+ * deposit must credit once. (A lock alone no longer does it: a try waits for a lock at most
+ * DB_LOCK_TIMEOUT_MS, then fails and is retried.)
  */
 async function outliveTimeout(d: Driver, acc: Accounts, victim: PlannedScenario, holdMs: number): Promise<string> {
   const locker = new PgClient({ connectionString: d.stack.databaseUrl, application_name: 'txmgr-chaos-lock' });
   locker.on('error', () => undefined);
   await locker.connect();
+  let frozen = 0;
+  let waited = false;
   try {
     await locker.query('BEGIN');
     await locker.query('SELECT id FROM accounts WHERE id = $1 FOR UPDATE', [acc.lockVictim]);
     if (victim.kind === 'deposit') await runDeposit(d, victim, acc);
-    await sleep(holdMs);
+    const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    for (let i = 0; i < 600 && !waited; i++) {
+      const { rows } = await locker.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
+        [lockerPid],
+      );
+      waited = (rows[0]?.n ?? 0) > 0;
+      if (!waited) await sleep(50);
+    }
+    if (waited) frozen = d.stack.pauseWorkers();
     await locker.query('COMMIT');
+    if (waited) await sleep(holdMs);
   } finally {
+    if (frozen > 0 || waited) d.stack.resumeWorkers();
     await locker.end().catch(() => undefined);
   }
   const ref = `CHAOS-${d.seed}-${victim.index}`;
   const attempts = await retrying('read the deposit history', () => activityAttempts(d, depositWorkflowId(ref)), 120_000);
-  return `account ${acc.lockVictim} locked for ${(holdMs / 1000).toFixed(0)} s under deposit ${ref}; activity attempts: ${attempts}`;
+  return waited
+    ? `deposit ${ref} waited on its account's row lock; ${frozen} workers frozen for ${(holdMs / 1000).toFixed(0)} s with the lock let go; activity attempts: ${attempts}`
+    : `deposit ${ref} never waited on its account's row lock in 30 s; no worker was frozen; activity attempts: ${attempts}`;
 }
 
 /** The attempt each finished activity of a workflow ended on ("creditDeposit 2"): above 1, a retry ran. */

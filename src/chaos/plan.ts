@@ -126,7 +126,7 @@ export function buildPlan(o: PlanOptions): ChaosPlan {
     scenarios.push({ ...s, index: scenarios.length, atMs, slot: rng.int(0, 1_000_000), amount: rng.int(1, 9_999) });
     count += sagasOf(s);
   };
-  // Reserved for faults: a deposit whose account row is held locked past its activity's timeout,
+  // Reserved for faults: a deposit whose first attempt is frozen past its activity's timeout,
   // and 2pc transactions watched for the moment between prepare and commit.
   add({ kind: 'deposit', variant: 'lock-victim' }, -1);
   for (let i = 0; i < 6; i++) add({ kind: 'transaction', variant: '2pc', fails: false, coordinatorKill: true }, -1);

@@ -62,6 +62,7 @@ export class ChaosStack {
   readonly chainRestarts: string[] = [];
   private lock?: DataDirLock;
   private readonly slots: WorkerSlot[];
+  private paused = false;
   private stopping = false;
 
   constructor(private readonly o: ChaosStackOptions) {
@@ -243,12 +244,31 @@ export class ChaosStack {
     return slot.exited!;
   }
 
+  /**
+   * SIGSTOP to every worker: a frozen host (a long GC pause, a VM stalled). Activities in flight
+   * stop where they are, their timeouts run out on the server, and after `resumeWorkers` each
+   * first attempt goes on beside its retry.
+   */
+  pauseWorkers(): number {
+    let paused = 0;
+    for (const slot of this.slots) if (slot.child?.kill('SIGSTOP')) paused++;
+    this.paused = true;
+    return paused;
+  }
+
+  resumeWorkers(): void {
+    this.paused = false;
+    for (const slot of this.slots) slot.child?.kill('SIGCONT');
+  }
+
   workerCount(): number {
     return this.slots.length;
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    // A stopped process acts on no SIGTERM until it is continued.
+    if (this.paused) this.resumeWorkers();
     // A worker whose activities hang (blocked on locks) never finishes draining: SIGKILL it after its grace and more.
     await Promise.all(
       this.slots.map(async (slot, i) => {

@@ -66,8 +66,9 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     ...COMPENSATION_OPTIONS,
     startToCloseTimeout: `${COMMIT_TIMEOUT_SECONDS} seconds`,
   });
+  let finished: Array<{ outcomes?: TransactionResult['operations'] } | string>;
   try {
-    await Promise.all(
+    finished = await Promise.all(
       resources.map((resource) => finish.finishParticipant({ txId: input.id, gid: gidOf(resource), resource, decision })),
     );
   } catch (err) {
@@ -87,6 +88,11 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     }
   }
   if (decision === 'commit') {
+    // A participant whose prepare answer was lost (its retry found the gid prepared) is told by its journal.
+    for (const f of finished) {
+      if (typeof f === 'string') continue; // a history from before commits answered their outcomes
+      for (const o of f.outcomes ?? []) if (state.operations[o.position]?.status !== 'applied') state.operations[o.position] = o;
+    }
     state.status = 'COMMITTED';
     return;
   }

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../src/activities';
 import { executeTransaction, getTransaction, recoveryRun, recoveryStatus, startTransaction } from '../../src/client/transactions';
 import { applyOperation } from '../../src/db/operations';
 import { checkTxcoreInvariants } from '../../src/db/invariants-txcore';
@@ -193,4 +195,43 @@ test('a transaction whose prepare cannot finish within its timeout is rolled bac
     await blocker.query('ROLLBACK').catch(() => undefined);
     blocker.release();
   }
+});
+
+test('a prepare whose answer was lost is retried: the committed result still says what every operation did', async () => {
+  const l = await fundedSide(ctx.pool);
+  const c = await fundedSide(ctx.custodyPool!);
+  const tq = ctx.taskQueue();
+  const id = `t-${randomUUID()}`;
+  const real = createActivities({ pool: ctx.pool, custodyPool: ctx.custodyPool, logger: ctx.logger });
+  const lost = new Set<string>();
+  // Each participant prepares, then its answer is lost once: the retry finds the gid prepared and runs nothing.
+  const prepareParticipant = async (p: Parameters<typeof real.prepareParticipant>[0]) => {
+    const answer = await real.prepareParticipant(p);
+    if (!lost.has(p.gid)) {
+      lost.add(p.gid);
+      throw ApplicationFailure.retryable(`answer of ${p.gid} lost on the way back`, 'LostAnswer');
+    }
+    return answer;
+  };
+  const result = await ctx.withWorker(
+    tq,
+    () =>
+      executeTransaction(
+        { temporal: ctx.temporal, taskQueue: tq },
+        { id, mode: '2pc', operations: [transfer(l, 'ledger', '40'), transfer(c, 'custody', '60')] },
+      ),
+    { extraActivities: { prepareParticipant } },
+  );
+  expect(lost.size).toBe(2);
+  expect(result.status).toBe('COMMITTED');
+  expect(result.operations).toEqual([
+    expect.objectContaining({ position: 0, resource: 'ledger', status: 'applied', ref: expect.any(String) }),
+    expect.objectContaining({ position: 1, resource: 'custody', status: 'applied', ref: expect.any(String) }),
+  ]);
+  expect(result.operations.map((o) => o.detail)).toEqual([
+    expect.stringContaining('0.40 USD'),
+    expect.stringContaining('0.60 USD'),
+  ]);
+  expect(await availableOf(l)).toBe(960n);
+  expect(await availableOf(c)).toBe(940n);
 });

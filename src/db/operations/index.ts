@@ -1,6 +1,6 @@
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { DomainError } from '../../domain/errors';
-import type { Operation, OperationOutcome } from '../../domain/operations';
+import type { Operation, OperationOutcome, OperationType, Resource } from '../../domain/operations';
 import { requestHash } from '../../domain/tx-hash';
 import { opIdFor } from '../../domain/tx-ids';
 import { setFrozen, undoFrozen } from './account';
@@ -102,4 +102,26 @@ export async function undoOperation(client: PoolClient, ctx: OperationContext, o
       : await undoLedger(client, ctx, existing.undo);
   await client.query(`UPDATE tx_operations SET state = 'undone', updated_at = now() WHERE op_id = $1`, [opId]);
   return { ...base(ctx, op), status: 'undone', ref: existing.result?.ref, detail };
+}
+
+/**
+ * What the journal of one database says a transaction applied there: after COMMIT PREPARED,
+ * the outcomes of a participant whose prepare answer was lost (its retry found the gid
+ * prepared and ran nothing, so it could not say what each operation did).
+ */
+export async function journalledOutcomes(db: Pool, txId: string, resource: Resource): Promise<OperationOutcome[]> {
+  const { rows } = await db.query<{
+    position: number;
+    type: OperationType;
+    state: JournalRow['state'];
+    result: JournalRow['result'];
+  }>('SELECT position, type, state, result FROM tx_operations WHERE transaction_id = $1 ORDER BY position', [txId]);
+  return rows.map((r) => ({
+    position: r.position,
+    type: r.type,
+    resource,
+    status: r.state === 'applied' ? 'applied' : 'not applied',
+    ref: r.result?.ref,
+    detail: r.result?.detail,
+  }));
 }
