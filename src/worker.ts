@@ -46,6 +46,9 @@ async function main(): Promise<void> {
   logger.info('worker stopped');
 }
 
+/** How long after the shutdown grace a drain that has not finished is cut short. */
+const HARD_STOP_MARGIN_MS = 20_000;
+
 async function serve(
   config: ReturnType<typeof loadWorkerConfig>,
   logger: Logger,
@@ -66,9 +69,18 @@ async function serve(
   });
   // Worker.run() already drains on SIGINT/SIGTERM (shutdownSignals); log the reason.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () =>
-      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight tasks'),
-    );
+    process.once(signal, () => {
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight tasks');
+      // An activity that ignores its cancellation (stuck in a call that never returns) must not keep
+      // the process forever: past the grace and a margin it exits, as a kill would; its retry runs elsewhere.
+      setTimeout(() => {
+        logger.error(
+          { graceMs: config.shutdownGraceMs, hardStopMs: HARD_STOP_MARGIN_MS },
+          'shutdown: in-flight activities did not finish after the grace period; exiting without them (Temporal retries them on another worker)',
+        );
+        process.exit(1);
+      }, config.shutdownGraceMs + HARD_STOP_MARGIN_MS).unref();
+    });
   }
   logger.info({ taskQueue: config.taskQueue, namespace: config.namespace }, 'worker started');
   await worker.run().finally(() => custody.pool?.end());
