@@ -11,11 +11,11 @@ import { compareHlc, HybridClock, hlcSetting, parseHlcSetting, type Hlc } from '
  *
  * Reading: entries are ordered by (xid, id), the writing transaction's id and the entry's
  * id. `readChanges` returns only entries whose transaction is below the oldest one still
- * in flight (pg_snapshot_xmin of the current snapshot): every such transaction has ended,
- * and every transaction that could still write has an xid at or above it, so nothing can
- * ever appear behind the cursor. A sequence alone would not do: its values are taken
- * before commit, so a slow writer's row becomes visible after a reader moved past it.
- * The price: one long transaction holds readers back (never loses them anything).
+ * in flight in this database (CHANGE_HORIZON): every such transaction has ended, and every
+ * transaction that could still write has an xid at or above it, so nothing can ever appear
+ * behind the cursor. A sequence alone would not do: its values are taken before commit, so
+ * a slow writer's row becomes visible after a reader moved past it. The price: one long
+ * transaction of this database holds readers back (never loses them anything).
  */
 
 export const CHANGES_CHANNEL = 'txmgr_changes';
@@ -182,6 +182,25 @@ const toChange = (r: ChangeRow): Change => ({
   createdAt: r.created_at.toISOString(),
 });
 
+/**
+ * The xid below which every transaction of this database has ended. A snapshot's in-flight
+ * list (xip) covers the whole cluster: a transaction held open, or PREPAREd, in another
+ * database (the custody database's 2pc participant) would hold every reader here back. An
+ * xid is left out only when it is known to belong to another database: a session's
+ * backend_xid there (a session stays in one database) or a prepared transaction's; an xid
+ * not known either way counts as this database's. With none left, the snapshot's xmax.
+ */
+const CHANGE_HORIZON = `(
+  WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+       elsewhere AS (
+         SELECT backend_xid AS x FROM pg_stat_activity
+          WHERE backend_xid IS NOT NULL AND datname IS NOT NULL AND datname <> current_database()
+         UNION ALL
+         SELECT transaction FROM pg_prepared_xacts WHERE database <> current_database())
+  SELECT coalesce(
+    (SELECT min(x) FROM snap, pg_snapshot_xip(snap.s) AS x WHERE xid(x) NOT IN (SELECT x FROM elsewhere)),
+    (SELECT pg_snapshot_xmax(s) FROM snap)))`;
+
 /** Up to `limit` changes after the cursor, in (xid, id) order, none of them from a transaction still in flight. */
 export async function readChanges(
   db: Pool | PoolClient,
@@ -194,7 +213,7 @@ export async function readChanges(
     `SELECT id, xid::text AS xid, entity, entity_id, change, data, workflow_id, hlc_wall, hlc_logical, hlc_node, created_at
        FROM change_log
       WHERE (xid, id) > ($1::text::xid8, $2::bigint)
-        AND xid < pg_snapshot_xmin(pg_current_snapshot())
+        AND xid < ${CHANGE_HORIZON}
         AND ($4::text IS NULL OR entity = $4)
       ORDER BY change_log.xid, change_log.id -- the columns, not the text alias
       LIMIT $3`,

@@ -9,6 +9,7 @@ import {
   setChangeClock,
   type Change,
 } from '../../src/db/changes';
+import { dropDatabase, ensureDatabase } from '../../src/db/admin';
 import { checkTxcoreInvariants } from '../../src/db/invariants-txcore';
 import { postTransfer } from '../../src/db/ledger';
 import { insertDeposit } from '../../src/db/queries/deposits';
@@ -112,6 +113,48 @@ describe('change log', () => {
     } finally {
       await slow.query('ROLLBACK').catch(() => undefined);
       slow.release();
+    }
+  });
+
+  test("a transaction open or prepared in another database of the cluster does not hold this database's readers back", async () => {
+    const start = (await readAll()).cursor;
+    const adminUrl = process.env.TXMGR_TEST_ADMIN_URL as string;
+    const otherName = `t_other_${randomUUID().slice(0, 8)}`;
+    const otherUrl = await ensureDatabase(adminUrl, otherName);
+    const open = new Client({ connectionString: otherUrl });
+    const prepared = new Client({ connectionString: otherUrl });
+    const gid = `test-horizon-${randomUUID()}`;
+    const here = await ctx.pool.connect();
+    try {
+      await open.connect();
+      await prepared.connect();
+      // Both take an xid below the change written next: a cluster-wide horizon would hide it.
+      await open.query('BEGIN');
+      await open.query('SELECT pg_current_xact_id()');
+      await prepared.query('BEGIN');
+      await prepared.query('SELECT pg_current_xact_id()');
+      await prepared.query(`PREPARE TRANSACTION '${gid}'`);
+      await withTransaction(ctx.pool, 'test-beside', (tx) =>
+        appendChange(tx, { entity: 'probe', entityId: 'beside-other-db', change: 'tested', data: {} }),
+      );
+      expect((await readAll(start)).changes.map((c) => c.entityId)).toContain('beside-other-db');
+
+      // One open in this database still holds back what committed after it.
+      await here.query('BEGIN');
+      await here.query('SELECT pg_current_xact_id()');
+      await withTransaction(ctx.pool, 'test-behind', (tx) =>
+        appendChange(tx, { entity: 'probe', entityId: 'behind-this-db', change: 'tested', data: {} }),
+      );
+      expect((await readAll(start)).changes.map((c) => c.entityId)).not.toContain('behind-this-db');
+      await here.query('COMMIT');
+      expect((await readAll(start)).changes.map((c) => c.entityId)).toContain('behind-this-db');
+    } finally {
+      await here.query('ROLLBACK').catch(() => undefined);
+      here.release();
+      await open.end().catch(() => undefined);
+      await prepared.query(`ROLLBACK PREPARED '${gid}'`).catch(() => undefined);
+      await prepared.end().catch(() => undefined);
+      await dropDatabase(adminUrl, otherName);
     }
   });
 
