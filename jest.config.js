@@ -9,8 +9,6 @@ module.exports = {
     ],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  // The bounded chaos run is its own command (npm run test:chaos) until the 2pc defects it found are fixed.
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chaos/'],
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
   reporters: ['default', '<rootDir>/test/helpers/totals-reporter.js'],
