@@ -74,6 +74,42 @@ describe('unreachable and unprepared services', () => {
     expect(namespace.stderr).toMatch(/^ConfigError: namespace no-such-namespace-\w+ does not exist on Temporal at /);
   });
 
+  test("txmgr migrate with APP_DATABASE_URL gives that login the application's rights and no more; a bad one changes nothing", async () => {
+    const adminUrl = process.env.TXMGR_TEST_ADMIN_URL as string;
+    const name = `t_cli_app_${uid()}`;
+    const url = await ensureDatabase(adminUrl, name);
+    const role = `t_app_${uid()}`;
+    const appUrl = Object.assign(new URL(url), { username: role, password: 'app-secret' }).toString();
+    const admin = new PgClient({ connectionString: url });
+    await admin.connect();
+    try {
+      const bad = await txmgr(['migrate'], { DATABASE_URL: url, APP_DATABASE_URL: 'mysql://x@y/z' });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^ConfigError: .*DATABASE_URL must start with postgres:\/\//);
+      expect((await admin.query(`SELECT 1 FROM pg_tables WHERE tablename = 'accounts'`)).rowCount).toBe(0);
+
+      const run = await txmgr(['migrate'], { DATABASE_URL: url, APP_DATABASE_URL: appUrl });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`the application's login ${role} is a member of txmgr_app`);
+      const app = new PgClient({ connectionString: appUrl });
+      await app.connect();
+      try {
+        expect((await app.query('SELECT count(*)::int AS n FROM accounts')).rows).toEqual([{ n: expect.any(Number) }]);
+        await expect(app.query('CREATE TABLE stolen (id int)')).rejects.toMatchObject({ code: '42501' });
+      } finally {
+        await app.end();
+      }
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+      await admin.end();
+      await dropDatabase(adminUrl, name);
+      const cluster = new PgClient({ connectionString: adminUrl });
+      await cluster.connect();
+      await cluster.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+      await cluster.end();
+    }
+  });
+
   test('a database without the schema says to migrate; txmgr migrate applies it; balance then needs no Temporal', async () => {
     const adminUrl = process.env.TXMGR_TEST_ADMIN_URL as string;
     const name = `t_cli_empty_${uid()}`;
