@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { cancelOrder, executeTrade as runTrade, startTrade, type TradeRequest } from '../../src/client/trades';
 import { findOrderByClientId } from '../../src/db/queries/orders';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../src/activities';
 import type { executeTrade } from '../../src/workflows';
 import { count } from '../helpers/fixtures';
 import { eventually, useTestContext } from '../helpers/context';
@@ -63,6 +65,34 @@ test('self-trade at several levels: the taker cancels its own resting orders on 
   });
   expect(await balanceOf(ctx.pool, both.accounts.BTC!)).toEqual({ balance: BTC(2.5), pending: 0n });
   expect(await balanceOf(ctx.pool, both.accounts.USD!)).toEqual({ balance: USD(1000) - 5002n - 10n, pending: 0n });
+});
+
+test("a match retried after its answer was lost still wakes the taker's own orders it cancelled on its way", async () => {
+  const tq = ctx.taskQueue();
+  const both = await trader(ctx.pool, { BTC: BTC(1), USD: USD(1000) });
+  const other = await trader(ctx.pool, { BTC: BTC(1), USD: 0n });
+  const real = createActivities({ pool: ctx.pool, logger: ctx.logger });
+  let lost = 0;
+  // The match commits, then its answer is lost once: the retry finds the order placed and answers from the rows.
+  const placeAndMatchOrder = async (p: Parameters<typeof real.placeAndMatchOrder>[0]) => {
+    const answer = await real.placeAndMatchOrder(p);
+    if (p.side === 'buy' && lost++ === 0) throw ApplicationFailure.retryable('answer lost on the way back', 'LostAnswer');
+    return answer;
+  };
+  await ctx.withWorker(
+    tq,
+    async () => {
+      const own = await rest(tq, order(both, { side: 'sell', quantity: '0.5', price: '100.00' }));
+      const theirs = await rest(tq, order(other, { side: 'sell', quantity: '0.5', price: '100.05' }));
+      const taker = await runTrade(ctx.client(tq), order(both, { side: 'buy', quantity: '1', price: '100.05', tif: 'IOC' }));
+      expect(lost).toBe(2);
+      expect(taker).toMatchObject({ status: 'cancelled', filled: BTC(0.5).toString() });
+      // Its resting workflow ends with the order, rather than waiting for an expiry that never comes.
+      expect(await result(own)).toMatchObject({ status: 'cancelled', closeReason: expect.stringMatching(/self-trade/) });
+      expect(await result(theirs)).toMatchObject({ status: 'filled' });
+    },
+    { extraActivities: { placeAndMatchOrder } },
+  );
 });
 
 test('a market order whose protection is exactly a level takes that level and nothing beyond', async () => {

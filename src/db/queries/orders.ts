@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { OrderSide, OrderState, OrderStatus, TimeInForce } from '../../domain/trade';
+import { SELF_TRADE_REASON, type OrderSide, type OrderState, type OrderStatus, type TimeInForce } from '../../domain/trade';
 
 type Db = Pool | PoolClient;
 
@@ -275,10 +275,18 @@ export async function countTakerFills(db: Db, orderId: string): Promise<number> 
 
 /** Workflows of the resting orders a taker's fills closed (the ones it must wake). */
 export async function makerWorkflowsOfTaker(db: Db, orderId: string, limit: number): Promise<string[]> {
+  // The makers it filled, and its owner's own orders it cancelled on its way (self-trade prevention
+  // closes them in the taker's transaction, so at its now()). Waking one more than needed is harmless.
   const { rows } = await db.query<{ workflow_id: string }>(
-    `SELECT DISTINCT o.workflow_id FROM fills f JOIN orders o ON o.id = f.maker_order_id
-      WHERE f.taker_order_id = $1 AND o.status <> 'open' LIMIT $2`,
-    [orderId, limit],
+    `SELECT DISTINCT workflow_id FROM (
+       SELECT o.workflow_id FROM fills f JOIN orders o ON o.id = f.maker_order_id
+        WHERE f.taker_order_id = $1 AND o.status <> 'open'
+       UNION ALL
+       SELECT m.workflow_id FROM orders t
+         JOIN orders m ON m.market = t.market AND m.owner = t.owner AND m.id <> t.id
+        WHERE t.id = $1 AND m.status = 'cancelled' AND m.close_reason = $3 AND m.closed_at >= t.created_at
+     ) makers LIMIT $2`,
+    [orderId, limit, SELF_TRADE_REASON],
   );
   return rows.map((r) => r.workflow_id);
 }
