@@ -1,9 +1,10 @@
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   COMMIT_TIMEOUT_SECONDS,
   PREPARE_TIMEOUT_SECONDS,
   resourcesOf,
+  type Resource,
   type TransactionInput,
   type TransactionResult,
 } from '../domain/operations';
@@ -43,18 +44,34 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     scheduleToCloseTimeout: Math.max(1, left),
   });
   const resources = resourcesOf(input.operations);
-  const prepared = await Promise.allSettled(
-    resources.map((resource) =>
-      prepare.prepareParticipant({
-        txId: input.id,
-        gid: gidOf(resource),
-        resource,
-        steps: input.operations.flatMap((operation, position) =>
-          operation.resource === resource ? [{ position, operation }] : [],
-        ),
-      }),
-    ),
-  );
+  const prepareOne = (resource: Resource) =>
+    prepare.prepareParticipant({
+      txId: input.id,
+      gid: gidOf(resource),
+      resource,
+      steps: input.operations.flatMap((operation, position) =>
+        operation.resource === resource ? [{ position, operation }] : [],
+      ),
+    });
+  let prepared: Array<PromiseSettledResult<Awaited<ReturnType<typeof prepareOne>>>>;
+  if (patched('2pc-prepare-in-resource-order')) {
+    // One participant after the other, always in the same resource order, stopping at the first
+    // refusal. In parallel, two transactions could each prepare on one database (keeping its row
+    // locks: a prepared transaction keeps them until the decision) and wait for the other's rows
+    // on the second database: a deadlock no database sees, until both deadlines. In order, a
+    // transaction holds nothing on a later database while it waits on an earlier one.
+    prepared = [];
+    for (const resource of resources) {
+      const outcome = await prepareOne(resource).then(
+        (value) => ({ status: 'fulfilled' as const, value }),
+        (reason: unknown) => ({ status: 'rejected' as const, reason }),
+      );
+      prepared.push(outcome);
+      if (outcome.status === 'rejected') break;
+    }
+  } else {
+    prepared = await Promise.allSettled(resources.map(prepareOne));
+  }
   const firstFailure = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
   const wanted = firstFailure || workflowNow() > deadlineAt ? 'rollback' : 'commit';
   const decision = await decide.decideTwoPhase({ txId: input.id, decision: wanted });

@@ -88,7 +88,12 @@ describe('mode 2pc across ledger and custody', () => {
     expect(await availableOf(c)).toBe(950n);
     expect(await changesOf(l, id)).toBe(1);
     expect(await changesOf(c, id)).toBe(3);
-    expect(await count(ctx.pool, 'SELECT 1 FROM pg_prepared_xacts')).toBe(0);
+    expect(
+      await count(ctx.pool, 'SELECT 1 FROM pg_prepared_xacts WHERE database IN ($1, $2)', [
+        ctx.databaseName,
+        `${ctx.databaseName}_custody`,
+      ]),
+    ).toBe(0);
   });
 
   test.each([0, 1, 2, 3])('a participant failing to prepare (position %i) rolls both back', async (position) => {
@@ -105,7 +110,12 @@ describe('mode 2pc across ledger and custody', () => {
     expect([await snapshot(l), await snapshot(c)]).toEqual(before);
     expect(await changesOf(l, id)).toBe(0);
     expect(await changesOf(c, id)).toBe(0);
-    expect(await count(ctx.pool, 'SELECT 1 FROM pg_prepared_xacts')).toBe(0);
+    expect(
+      await count(ctx.pool, 'SELECT 1 FROM pg_prepared_xacts WHERE database IN ($1, $2)', [
+        ctx.databaseName,
+        `${ctx.databaseName}_custody`,
+      ]),
+    ).toBe(0);
   });
 });
 

@@ -235,3 +235,26 @@ test('a prepare whose answer was lost is retried: the committed result still say
   expect(await availableOf(l)).toBe(960n);
   expect(await availableOf(c)).toBe(940n);
 });
+
+test('concurrent 2pc transactions over the same rows of both databases all commit: none waits on a prepared one that waits on it', async () => {
+  const l = await fundedSide(ctx.pool, 100_000n);
+  const c = await fundedSide(ctx.custodyPool!, 100_000n);
+  const tq = ctx.taskQueue();
+  const n = 12;
+  // Prepared in parallel, one could prepare on the ledger and another on custody, each then waiting
+  // for the rows the other keeps locked while prepared, until both deadlines (then both roll back).
+  const requests: TransactionRequest[] = Array.from({ length: n }, () => ({
+    id: `t-${randomUUID()}`,
+    mode: '2pc',
+    timeoutSeconds: 90,
+    operations: [transfer(l, 'ledger', '1'), transfer(c, 'custody', '1')],
+  }));
+  const results = await ctx.withWorker(
+    tq,
+    () => Promise.all(requests.map((r) => executeTransaction({ temporal: ctx.temporal, taskQueue: tq }, r))),
+    { maxConcurrentActivities: 8 },
+  );
+  expect(results.map((r) => r.status)).toEqual(Array.from({ length: n }, () => 'COMMITTED'));
+  expect(await availableOf(l)).toBe(100_000n - BigInt(n));
+  expect(await availableOf(c)).toBe(100_000n - BigInt(n));
+});
