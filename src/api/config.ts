@@ -16,6 +16,10 @@ export interface ApiConfig {
   alertThresholds: AlertThresholds;
   /** A poller not seen for this long is not counted as a live worker. */
   pollerStaleSeconds: number;
+  /** The test routes (POST /test/load, /test/chaos, GET /test/runs/{id}); off: they do not exist. */
+  testRoutes: boolean;
+  /** The chain simulator the workers broadcast to, for test runs' withdrawals and chain faults; unset: neither. */
+  testChainSimUrl?: string;
 }
 
 const ApiEnv = z.object({
@@ -34,6 +38,11 @@ const ApiEnv = z.object({
   TXMGR_ALERT_TIMEOUT_RATE: z.coerce.number().min(0).max(1).default(DEFAULT_ALERT_THRESHOLDS.timeoutRate),
   TXMGR_ALERT_P99_MS: z.coerce.number().min(0).default(DEFAULT_ALERT_THRESHOLDS.p99Ms),
   TXMGR_API_POLLER_STALE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  TXMGR_API_TEST_ROUTES: z.enum(['on', 'off'], { error: 'TXMGR_API_TEST_ROUTES must be on or off' }).default('off'),
+  TXMGR_API_TEST_CHAIN_SIM_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+/, 'TXMGR_API_TEST_CHAIN_SIM_URL must be an http:// or https:// URL of the chain simulator')
+    .optional(),
 });
 
 export const API_ENV_VARS = Object.keys(ApiEnv.shape);
@@ -60,5 +69,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       p99Ms: e.TXMGR_ALERT_P99_MS,
     },
     pollerStaleSeconds: e.TXMGR_API_POLLER_STALE_SECONDS,
+    testRoutes: e.TXMGR_API_TEST_ROUTES === 'on',
+    ...(e.TXMGR_API_TEST_CHAIN_SIM_URL ? { testChainSimUrl: e.TXMGR_API_TEST_CHAIN_SIM_URL.replace(/\/+$/, '') } : {}),
   };
 }

@@ -20,10 +20,12 @@ import { lockRoutes } from './routes/locks';
 import { metricsRoutes } from './routes/metrics';
 import { recoveryRoutes } from './routes/recovery';
 import { statusRoutes } from './routes/status';
+import { testRunRoutes } from './routes/test-runs';
 import { tradeRoutes } from './routes/trades';
 import { withdrawalRoutes } from './routes/withdrawals';
 import { workflowRoutes } from './routes/workflows';
 import { registerAuthentication, registerIdempotencyKeyCheck } from './security';
+import type { TestRunPools } from './test-runs';
 import { zodValidatorCompiler } from './validation';
 
 export { parseJsonBody } from './json-body';
@@ -43,6 +45,8 @@ export interface ApiServerOptions {
   totpKey?: Buffer;
   /** The config siphon's workflow id (tests use their own); default config-siphon. */
   siphonWorkflowId?: string;
+  /** Connections of the test runs' own (TXMGR_API_TEST_ROUTES=on), to the same databases; default the API's. */
+  testRunPools?: TestRunPools;
   version?: string;
 }
 
@@ -147,6 +151,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<ApiApp> {
       metricsRoutes(scoped, deps);
       recoveryRoutes(scoped, deps);
       lockRoutes(scoped, deps);
+      // Off by default: with TXMGR_API_TEST_ROUTES=off these routes do not exist (404).
+      if (o.config.testRoutes) testRunRoutes(scoped, deps, { siphonWorkflowId: o.siphonWorkflowId, pools: o.testRunPools });
     },
     { prefix: API_PREFIX },
   );

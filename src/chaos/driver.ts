@@ -2,6 +2,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFaile
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { TxmgrClient } from '../client';
+import type { SiphonTarget } from '../client/config';
 import { createPool } from '../db/pool';
 import { DomainError } from '../domain/errors';
 import type { PlannedScenario, SagaKind } from './plan';
@@ -30,45 +31,99 @@ export interface SagaRecord {
   configId?: string;
 }
 
+/**
+ * Where the run's sagas go: the Temporal client and databases of the system under test, its
+ * task queue, and what the run may do to it beyond being its client.
+ */
+export interface ChaosTarget {
+  temporal: Client;
+  ledger: Pool;
+  custody: Pool;
+  txmgr: TxmgrClient;
+  taskQueue: string;
+  /** The chain simulator the workers broadcast to (its admin API injects faults, lists transactions); none: no withdrawals. */
+  chainUrl?: string;
+  /** The config siphon's workflow id; default config-siphon. */
+  siphonWorkflowId?: string;
+  /** The run's own stack, for the faults that stop and signal processes; absent on a stack the run does not own. */
+  stack?: ChaosStack;
+}
+
+/** How the run names what it creates: the same seed and names make the same ids. */
+export interface RunNames {
+  /** In every id (bank references, client order ids, transaction ids, …): the seed, or the seed and a run id. */
+  tag: string;
+  /** Every account owner the run opens begins with it. */
+  owners: string;
+}
+
 /** The chaos run's connections: a client of the system like any other, reconnecting after faults. */
 export class Driver {
   readonly records: SagaRecord[] = [];
   readonly notes: string[] = [];
   /** Violations found while running (a worker that did not drain, a scenario that could not run). */
   readonly violations: string[] = [];
+  readonly temporal: Client;
+  readonly ledger: Pool;
+  readonly custody: Pool;
+  readonly txmgr: TxmgrClient;
+  readonly taskQueue: string;
+  readonly chainUrl?: string;
+  readonly stack?: ChaosStack;
+  readonly names: RunNames;
   private connection?: Connection;
 
   constructor(
-    readonly stack: ChaosStack,
+    readonly target: ChaosTarget,
     readonly seed: number,
-    readonly temporal: Client,
-    readonly ledger: Pool,
-    readonly custody: Pool,
-    readonly txmgr: TxmgrClient,
     readonly totpKey: Buffer,
-  ) {}
+    names?: RunNames,
+  ) {
+    this.temporal = target.temporal;
+    this.ledger = target.ledger;
+    this.custody = target.custody;
+    this.txmgr = target.txmgr;
+    this.taskQueue = target.taskQueue;
+    this.chainUrl = target.chainUrl;
+    this.stack = target.stack;
+    this.names = names ?? { tag: String(seed), owners: 'chaos' };
+  }
 
+  /** A driver on the run's own stack: its connections are the driver's, closed with it. */
   static async connect(stack: ChaosStack, seed: number, totpKey: Buffer): Promise<Driver> {
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const temporal = new Client({ connection, namespace: stack.namespace });
     const ledger = createPool({ databaseUrl: stack.databaseUrl, max: 12, applicationName: 'txmgr-chaos' });
     const custody = createPool({ databaseUrl: stack.custodyUrl, max: 3, applicationName: 'txmgr-chaos' });
+    const txmgr = new TxmgrClient(temporal, ledger, stack.taskQueue);
     const driver = new Driver(
-      stack,
+      { temporal, ledger, custody, txmgr, taskQueue: stack.taskQueue, chainUrl: stack.chainUrl, stack },
       seed,
-      temporal,
-      ledger,
-      custody,
-      new TxmgrClient(temporal, ledger, stack.taskQueue),
       totpKey,
     );
     driver.connection = connection;
     return driver;
   }
 
-  /** An id unique to this seed and scenario: the same seed names the same things. */
+  /** Where config transactions go. */
+  get siphon(): SiphonTarget {
+    return { client: this.temporal, taskQueue: this.taskQueue, workflowId: this.target.siphonWorkflowId, pool: this.ledger };
+  }
+
+  /** The run's own stack, which process-level faults need. */
+  ownStack(): ChaosStack {
+    if (!this.stack) throw new Error('this fault stops or signals processes, and the run does not own this stack');
+    return this.stack;
+  }
+
+  /** An id unique to this run and scenario: the same names make the same ids. */
   id(s: PlannedScenario, part: string): string {
-    return `chaos-${this.seed}-${s.index}-${part}`;
+    return `chaos-${this.names.tag}-${s.index}-${part}`;
+  }
+
+  /** An account owner of the run: `chaos-trader-0`, or with a run id `chaos-<run>-trader-0`. */
+  owner(name: string): string {
+    return `${this.names.owners}-${name}`;
   }
 
   record(r: SagaRecord): SagaRecord {
@@ -84,10 +139,12 @@ export class Driver {
     this.violations.push(line);
   }
 
+  /** Closes what the driver opened itself (a target's own connections stay open). */
   async close(): Promise<void> {
+    if (!this.connection) return;
     await this.ledger.end().catch(() => undefined);
     await this.custody.end().catch(() => undefined);
-    await this.connection?.close().catch(() => undefined);
+    await this.connection.close().catch(() => undefined);
   }
 }
 

@@ -20,6 +20,12 @@ export interface InjectedFault {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The chain simulator's URL, which chain faults need. */
+function chainUrl(d: Driver): string {
+  if (!d.chainUrl) throw new Error('no chain simulator is configured');
+  return d.chainUrl;
+}
+
 type Reserved = { lockVictim?: PlannedScenario; coordinatorKill: PlannedScenario[] };
 
 /**
@@ -28,35 +34,36 @@ type Reserved = { lockVictim?: PlannedScenario; coordinatorKill: PlannedScenario
  * simulator's fault API, a row lock held from another connection.
  */
 export async function inject(d: Driver, f: PlannedFault, acc: Accounts, reserved: Reserved): Promise<string> {
-  const stack = d.stack;
+  // Process-level faults need the run's own stack; the others act from inside, as a client or operator would.
+  const stack = () => d.ownStack();
   const p = f.params;
   switch (f.kind) {
     case 'worker-sigkill': {
       const w = Number(p.worker);
-      await stack.signalWorker(w, 'SIGKILL');
+      await stack().signalWorker(w, 'SIGKILL');
       await sleep(Number(p.restartAfterMs));
-      stack.startWorker(w);
-      await stack.waitWorkerReady(w);
+      stack().startWorker(w);
+      await stack().waitWorkerReady(w);
       return `worker ${w} killed, started again after ${p.restartAfterMs} ms`;
     }
     case 'worker-sigterm': {
       const w = Number(p.worker);
       const t0 = Date.now();
-      const code = await stack.signalWorker(w, 'SIGTERM');
+      const code = await stack().signalWorker(w, 'SIGTERM');
       const drained = Date.now() - t0;
-      stack.startWorker(w);
-      await stack.waitWorkerReady(w);
+      stack().startWorker(w);
+      await stack().waitWorkerReady(w);
       if (code !== 0) d.violation(`worker ${w} did not drain on SIGTERM: it exited with code ${code}`);
       return `worker ${w} drained in ${(drained / 1000).toFixed(1)} s (exit ${code}), started again`;
     }
     case 'postgres-restart':
-      await stack.restartPostgres(0);
+      await stack().restartPostgres(0);
       return 'PostgreSQL stopped (fast shutdown) and started again';
     case 'postgres-outage':
-      await stack.restartPostgres(Number(p.seconds) * 1000);
+      await stack().restartPostgres(Number(p.seconds) * 1000);
       return `PostgreSQL down for ${p.seconds} s`;
     case 'temporal-restart':
-      await stack.restartTemporal();
+      await stack().restartTemporal();
       return 'the dev server stopped and started again on its SQLite file';
     case 'terminate-backends':
       return terminateBackends(d, Number(p.rounds));
@@ -64,7 +71,7 @@ export async function inject(d: Driver, f: PlannedFault, acc: Accounts, reserved
       const { fault, ...rest } = p;
       const body = { kind: fault, ...rest };
       await retrying('inject a chain fault', async () => {
-        const res = await fetch(`${stack.chainUrl}/admin/faults`, {
+        const res = await fetch(`${chainUrl(d)}/admin/faults`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(body),
@@ -81,8 +88,19 @@ export async function inject(d: Driver, f: PlannedFault, acc: Accounts, reserved
   }
 }
 
-/** pg_terminate_backend of the workers' sessions that are in a transaction or running a statement. */
+/**
+ * pg_terminate_backend of the workers' sessions that are in a transaction or running a statement,
+ * on the run's two databases only (a shared PostgreSQL's other databases are left alone).
+ */
 async function terminateBackends(d: Driver, rounds: number): Promise<string> {
+  const databases = await retrying(
+    'name the databases',
+    () =>
+      Promise.all(
+        [d.ledger, d.custody].map(async (p) => (await p.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db),
+      ),
+    60_000,
+  );
   let total = 0;
   for (let r = 0; r < rounds; r++) {
     for (let tries = 0; tries < 500; tries++) {
@@ -94,8 +112,9 @@ async function terminateBackends(d: Driver, rounds: number): Promise<string> {
             `WITH victims AS MATERIALIZED (
              SELECT pid FROM pg_stat_activity
               WHERE application_name = 'txmgr-worker' AND state IN ('active', 'idle in transaction')
-                AND pid <> pg_backend_pid())
+                AND datname = ANY($1) AND pid <> pg_backend_pid())
            SELECT pid FROM victims WHERE pg_terminate_backend(pid)`,
+            [databases],
           ),
         60_000,
       );
@@ -116,6 +135,7 @@ async function terminateBackends(d: Driver, rounds: number): Promise<string> {
  * commit — every worker is SIGKILLed then, and started again.
  */
 async function coordinatorKill(d: Driver, acc: Accounts, scenarios: PlannedScenario[], restartAfterMs: number): Promise<string> {
+  const stack = d.ownStack();
   let caught: string | undefined;
   for (const s of scenarios) {
     // Once caught, the rest are not started: a 2pc sharing accounts with the in-doubt one would only time out behind its locks.
@@ -123,14 +143,14 @@ async function coordinatorKill(d: Driver, acc: Accounts, scenarios: PlannedScena
     const request = recordTransaction(d, s, acc);
     const key = gidKeyFor(transactionWorkflowId(request.id));
     const gids = [gidFor(key, 'ledger'), gidFor(key, 'custody')];
-    await retrying('start a 2pc', () => startTransaction({ temporal: d.temporal, taskQueue: d.stack.taskQueue }, request));
+    await retrying('start a 2pc', () => startTransaction({ temporal: d.temporal, taskQueue: d.taskQueue }, request));
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       const { rows } = await d.ledger
         .query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE gid = ANY($1)', [gids])
         .catch(() => ({ rows: [{ n: 0 }] }));
       if ((rows[0]?.n ?? 0) === 2) {
-        await Promise.all(Array.from({ length: d.stack.workerCount() }, (_, w) => d.stack.signalWorker(w, 'SIGKILL')));
+        await Promise.all(Array.from({ length: stack.workerCount() }, (_, w) => stack.signalWorker(w, 'SIGKILL')));
         caught = request.id;
         break;
       }
@@ -147,8 +167,8 @@ async function coordinatorKill(d: Driver, acc: Accounts, scenarios: PlannedScena
     }
     if (caught) {
       await sleep(restartAfterMs);
-      for (let w = 0; w < d.stack.workerCount(); w++) d.stack.startWorker(w);
-      await Promise.all(Array.from({ length: d.stack.workerCount() }, (_, w) => d.stack.waitWorkerReady(w)));
+      for (let w = 0; w < stack.workerCount(); w++) stack.startWorker(w);
+      await Promise.all(Array.from({ length: stack.workerCount() }, (_, w) => stack.waitWorkerReady(w)));
     }
   }
   return caught
@@ -166,7 +186,8 @@ async function coordinatorKill(d: Driver, acc: Accounts, scenarios: PlannedScena
  * DB_LOCK_TIMEOUT_MS, then fails and is retried.)
  */
 async function outliveTimeout(d: Driver, acc: Accounts, victim: PlannedScenario, holdMs: number): Promise<string> {
-  const locker = new PgClient({ connectionString: d.stack.databaseUrl, application_name: 'txmgr-chaos-lock' });
+  const stack = d.ownStack();
+  const locker = new PgClient({ connectionString: stack.databaseUrl, application_name: 'txmgr-chaos-lock' });
   locker.on('error', () => undefined);
   await locker.connect();
   let frozen = 0;
@@ -184,14 +205,14 @@ async function outliveTimeout(d: Driver, acc: Accounts, victim: PlannedScenario,
       waited = (rows[0]?.n ?? 0) > 0;
       if (!waited) await sleep(50);
     }
-    if (waited) frozen = d.stack.pauseWorkers();
+    if (waited) frozen = stack.pauseWorkers();
     await locker.query('COMMIT');
     if (waited) await sleep(holdMs);
   } finally {
-    if (frozen > 0 || waited) d.stack.resumeWorkers();
+    if (frozen > 0 || waited) stack.resumeWorkers();
     await locker.end().catch(() => undefined);
   }
-  const ref = `CHAOS-${d.seed}-${victim.index}`;
+  const ref = `CHAOS-${d.names.tag}-${victim.index}`;
   const attempts = await retrying('read the deposit history', () => activityAttempts(d, depositWorkflowId(ref)), 120_000);
   return waited
     ? `deposit ${ref} waited on its account's row lock; ${frozen} workers frozen for ${(holdMs / 1000).toFixed(0)} s with the lock let go; activity attempts: ${attempts}`

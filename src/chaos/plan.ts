@@ -64,6 +64,8 @@ export interface PlanOptions {
   sagas: number;
   workers: number;
   outageSeconds: number;
+  /** A load window of its own; default: long enough for the outage and every fault (loadWindowMs below). */
+  loadWindowMs?: number;
 }
 
 /** How many sagas a scenario starts (a crossing pair is two orders, a FOK scenario its maker too). */
@@ -119,7 +121,7 @@ export const loadWindowMs = (sagas: number, outageSeconds: number): number =>
 
 export function buildPlan(o: PlanOptions): ChaosPlan {
   const rng = new Rng(o.seed);
-  const windowMs = loadWindowMs(o.sagas, o.outageSeconds);
+  const windowMs = o.loadWindowMs ?? loadWindowMs(o.sagas, o.outageSeconds);
   const scenarios: PlannedScenario[] = [];
   let count = 0;
   const add = (s: Scenario, atMs: number) => {

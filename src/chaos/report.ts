@@ -1,11 +1,21 @@
 import type { SagaRecord } from './driver';
 import type { InjectedFault } from './faults';
-import { describeSchedule, describeWorkload, workloadDigest, type ChaosPlan } from './plan';
+import { describeSchedule, describeWorkload, workloadDigest, type ChaosPlan, type PlannedFault } from './plan';
+
+/** A planned fault the run did not inject, and why (a stack the run does not own has no processes to kill). */
+export interface SkippedFault {
+  kind: PlannedFault['kind'];
+  plannedMs: number;
+  reason: string;
+}
 
 export interface ChaosResult {
   plan: ChaosPlan;
   records: SagaRecord[];
   faults: InjectedFault[];
+  skipped?: SkippedFault[];
+  /** How to run it again; default the `txmgr chaos` command line. */
+  reproduce?: string;
   violations: string[];
   notes: string[];
   setupMs: number;
@@ -22,7 +32,8 @@ export function renderReport(r: ChaosResult): string {
   const p = r.plan;
   const lines: string[] = [];
   lines.push(`# txmgr chaos run — seed ${p.seed}`, '');
-  lines.push(`Reproduce: \`txmgr chaos --seed ${p.seed} --sagas ${p.sagas} --outage-seconds ${p.outageSeconds}\``, '');
+  const reproduce = r.reproduce ?? `txmgr chaos --seed ${p.seed} --sagas ${p.sagas} --outage-seconds ${p.outageSeconds}`;
+  lines.push(`Reproduce: \`${reproduce}\``, '');
   lines.push(`Result: **${r.violations.length === 0 ? 'PASS' : 'FAIL'}** — ${r.violations.length} violation(s).`, '');
   lines.push('| | |', '| --- | --- |');
   lines.push(`| seed | ${p.seed} |`);
@@ -60,6 +71,10 @@ export function renderReport(r: ChaosResult): string {
     lines.push(
       `| +${s(f.plannedMs)} | +${s(f.startedMs)} | ${s(f.durationMs)} | ${f.kind} | ${f.detail.replace(/\|/g, '\\|')} |`,
     );
+  }
+  if (r.skipped?.length) {
+    lines.push('', '### Faults skipped', '', '| planned | fault | why |', '| ---: | --- | --- |');
+    for (const f of r.skipped) lines.push(`| +${s(f.plannedMs)} | ${f.kind} | ${f.reason.replace(/\|/g, '\\|')} |`);
   }
   lines.push('', '### The schedule as planned (the same for the same seed)', '', '```', ...describeSchedule(p), '```', '');
 

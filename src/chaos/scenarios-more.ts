@@ -28,7 +28,7 @@ export async function runCampaign(d: Driver, s: Of<'campaign'>, acc: Accounts): 
     startCampaign(d.txmgr, {
       campaignId,
       ownerAccountId: acc.campaignOwners[s.slot % acc.campaignOwners.length]!,
-      name: `chaos ${d.seed} ${s.index}`,
+      name: `chaos ${d.names.tag} ${s.index}`,
       budget: formatAmount(10_000n + BigInt(s.amount) * 10n, 2),
       rewardPerUser: '1.00',
       maxPerUser: '1.00',
@@ -101,7 +101,7 @@ export function transactionRequest(
     effects.push({ resource: 'custody', accountId: u, delta: -a }, { resource: 'custody', accountId: v, delta: a });
   }
   // The business deadline is the longest allowed: an outage is waited out, never turned into a failure.
-  const request = { id: `chaos-${d.seed}-${s.index}-tx`, mode: s.variant, timeoutSeconds: 3600, operations };
+  const request = { id: `chaos-${d.names.tag}-${s.index}-tx`, mode: s.variant, timeoutSeconds: 3600, operations };
   return { request, effects: s.fails ? [] : effects };
 }
 
@@ -125,14 +125,14 @@ export function recordTransaction(d: Driver, s: Of<'transaction'>, acc: Accounts
 
 export async function runTransaction(d: Driver, s: Of<'transaction'>, acc: Accounts): Promise<void> {
   const request = recordTransaction(d, s, acc);
-  await startOnce('start a transaction', () => startTransaction({ temporal: d.temporal, taskQueue: d.stack.taskQueue }, request));
+  await startOnce('start a transaction', () => startTransaction({ temporal: d.temporal, taskQueue: d.taskQueue }, request));
 }
 
 /** Config transactions go one at a time from one lane: their submission order is the plan's. */
 export async function runConfig(d: Driver, s: Of<'config'>): Promise<void> {
-  const id = `chaos-${d.seed}-${s.index}-cfg`;
+  const id = `chaos-${d.names.tag}-${s.index}-cfg`;
   d.record({
-    workflowId: 'config-siphon',
+    workflowId: d.siphon.workflowId ?? 'config-siphon',
     kind: 'config',
     variant: s.variant,
     externalId: id,
@@ -140,15 +140,12 @@ export async function runConfig(d: Driver, s: Of<'config'>): Promise<void> {
     configId: id,
   });
   await retrying('submit a config transaction', () =>
-    submitConfig(
-      { client: d.temporal, taskQueue: d.stack.taskQueue },
-      {
-        id,
-        kind: 'compliance.denyList',
-        payload: { add: [{ name: `Chaos Listed ${d.seed} ${s.index}`, reason: 'chaos run' }] },
-        source: 'chaos',
-      },
-    ),
+    submitConfig(d.siphon, {
+      id,
+      kind: 'compliance.denyList',
+      payload: { add: [{ name: `Chaos Listed ${d.names.tag} ${s.index}`, reason: 'chaos run' }] },
+      source: 'chaos',
+    }),
   );
 }
 

@@ -15,7 +15,7 @@ import { GOOD_ADDRESS, REFUSED_ADDRESS, type Accounts } from './setup';
 type Of<K extends PlannedScenario['kind']> = Extract<PlannedScenario, { kind: K }>;
 
 /** A UUID that is the same for the same seed and name. */
-export const seededUuid = (d: Driver, name: string): string => stepId(`chaos:${d.seed}:${name}`);
+export const seededUuid = (d: Driver, name: string): string => stepId(`chaos:${d.names.tag}:${name}`);
 
 /** Decisions and cancels may find their work already done by an earlier attempt whose answer was lost. */
 async function alreadyDoneIsFine(what: string, fn: () => Promise<unknown>): Promise<void> {
@@ -27,7 +27,7 @@ async function alreadyDoneIsFine(what: string, fn: () => Promise<unknown>): Prom
 }
 
 export async function runDeposit(d: Driver, s: Of<'deposit'>, acc: Accounts): Promise<void> {
-  const ref = `CHAOS-${d.seed}-${s.index}`;
+  const ref = `CHAOS-${d.names.tag}-${s.index}`;
   const accountId = s.variant === 'lock-victim' ? acc.lockVictim : acc.deposit[s.slot % acc.deposit.length]!;
   const review = s.variant === 'review-approved' || s.variant === 'review-rejected';
   // Above the USD review threshold (10,000.00) when the scenario wants a review.
@@ -85,7 +85,7 @@ export const marketOf = (s: PlannedScenario): Market => MARKETS[s.slot % MARKETS
  */
 export async function runTrade(d: Driver, s: Of<'trade'>, acc: Accounts): Promise<void> {
   const m = marketOf(s);
-  const deps: TradeClientDeps = { temporal: d.temporal, pool: d.ledger, taskQueue: d.stack.taskQueue };
+  const deps: TradeClientDeps = { temporal: d.temporal, pool: d.ledger, taskQueue: d.taskQueue };
   const a = s.slot % acc.traders.length;
   const maker = acc.traders[a]!;
   const taker = acc.traders[(a + 1 + ((s.slot >> 4) % (acc.traders.length - 1))) % acc.traders.length]!;
@@ -94,7 +94,7 @@ export async function runTrade(d: Driver, s: Of<'trade'>, acc: Accounts): Promis
   const px = (bps: bigint) => formatAmount((m.price * bps) / 10_000n, m.quoteScale);
   const q = (v: bigint) => formatAmount(v, m.baseScale);
   const order = (owner: string, part: string, expected: string, filled: bigint) => {
-    const clientOrderId = `c${d.seed}-${s.index}-${part}`;
+    const clientOrderId = `c${d.names.tag}-${s.index}-${part}`;
     return d.record({
       workflowId: tradeWorkflowId(owner, clientOrderId),
       kind: 'trade',
@@ -115,7 +115,7 @@ export async function runTrade(d: Driver, s: Of<'trade'>, acc: Accounts): Promis
           quantity,
           price,
           tif,
-          clientOrderId: `c${d.seed}-${s.index}-${part}`,
+          clientOrderId: `c${d.names.tag}-${s.index}-${part}`,
         });
       } catch (err) {
         if (err instanceof DomainError && /was not placed within/.test(err.message)) throw new Error(err.message);
@@ -130,7 +130,7 @@ export async function runTrade(d: Driver, s: Of<'trade'>, acc: Accounts): Promis
     quantity: string,
     tif: 'IOC' | 'FOK' | 'GTC',
   ) => {
-    const clientOrderId = `c${d.seed}-${s.index}-${part}`;
+    const clientOrderId = `c${d.names.tag}-${s.index}-${part}`;
     await startOnce('start a trade', () =>
       startTrade(deps, { owner, market: m.symbol, side, quantity, price, tif, clientOrderId }),
     );
@@ -174,7 +174,7 @@ export async function runTrade(d: Driver, s: Of<'trade'>, acc: Accounts): Promis
 
 /** Cancels a resting order left for the end (after the load, before the drain). */
 export function cancelResting(d: Driver, orderId: string, owner: string): Promise<void> {
-  const deps: TradeClientDeps = { temporal: d.temporal, pool: d.ledger, taskQueue: d.stack.taskQueue };
+  const deps: TradeClientDeps = { temporal: d.temporal, pool: d.ledger, taskQueue: d.taskQueue };
   return alreadyDoneIsFine('cancel a resting order', () => cancelOrder(deps, orderId, owner));
 }
 

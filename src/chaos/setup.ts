@@ -58,10 +58,10 @@ async function fund(
   if (!house) throw new Error(`no house account for ${asset} on ${resource}`);
   for (let at = 0; at < accounts.length; at += 200) {
     const batch = accounts.slice(at, at + 200);
-    const id = `chaos-${d.seed}-fund-${label}-${resource}-${asset}-${at}`;
+    const id = `chaos-${d.names.tag}-fund-${label}-${resource}-${asset}-${at}`;
     const result = await retrying('fund accounts', () =>
       executeTransaction(
-        { temporal: d.temporal, taskQueue: d.stack.taskQueue },
+        { temporal: d.temporal, taskQueue: d.taskQueue },
         {
           id,
           mode: 'atomic',
@@ -78,18 +78,20 @@ async function fund(
 }
 
 export async function setUp(d: Driver, plan: ChaosPlan, rng: Rng, say: (line: string) => void): Promise<Accounts> {
-  const target = { client: d.temporal, taskQueue: d.stack.taskQueue, pool: d.ledger };
-  await retrying('apply the example config', () => applyConfigList(target, exampleConfigTransactions()));
+  await retrying('apply the example config', () => applyConfigList(d.siphon, exampleConfigTransactions()));
   // The node refuses every broadcast to this address: those withdrawals end ChainRejected.
-  await retrying('set the chain refusal', async () => {
-    const res = await fetch(`${d.stack.chainUrl}/admin/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'reject', address: REFUSED_ADDRESS }),
+  const chainUrl = d.chainUrl;
+  if (chainUrl) {
+    await retrying('set the chain refusal', async () => {
+      const res = await fetch(`${chainUrl}/admin/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'reject', address: REFUSED_ADDRESS }),
+      });
+      if (!res.ok) throw new Error(`chain simulator answered ${res.status}`);
     });
-    if (!res.ok) throw new Error(`chain simulator answered ${res.status}`);
-  });
-  const traders = Array.from({ length: TRADERS }, (_, i) => `chaos-trader-${i}`);
+  }
+  const traders = Array.from({ length: TRADERS }, (_, i) => d.owner(`trader-${i}`));
   for (const t of traders) {
     for (const asset of ['USD', 'BTC', 'ETH']) {
       const [id] = await openAccounts(d, t, asset, 1, rng);
@@ -97,11 +99,11 @@ export async function setUp(d: Driver, plan: ChaosPlan, rng: Rng, say: (line: st
     }
   }
   const accounts: Accounts = {
-    deposit: await openAccounts(d, 'chaos-depositor', 'USD', DEPOSIT_ACCOUNTS, rng),
-    lockVictim: (await openAccounts(d, 'chaos-lock-victim', 'USD', 1, rng))[0]!,
+    deposit: await openAccounts(d, d.owner('depositor'), 'USD', DEPOSIT_ACCOUNTS, rng),
+    lockVictim: (await openAccounts(d, d.owner('lock-victim'), 'USD', 1, rng))[0]!,
     traders,
-    campaignOwners: await openAccounts(d, 'chaos-campaigner', 'USD', CAMPAIGN_OWNERS, rng),
-    txLedger: await openAccounts(d, 'chaos-tx', 'USD', TX_ACCOUNTS, rng),
+    campaignOwners: await openAccounts(d, d.owner('campaigner'), 'USD', CAMPAIGN_OWNERS, rng),
+    txLedger: await openAccounts(d, d.owner('tx'), 'USD', TX_ACCOUNTS, rng),
     txCustody: [],
     withdrawal: new Map(),
   };
@@ -111,7 +113,7 @@ export async function setUp(d: Driver, plan: ChaosPlan, rng: Rng, say: (line: st
     const id = rng.uuid();
     await d.custody.query(
       `INSERT INTO accounts (id, asset, kind, owner, debits_must_not_exceed_credits) VALUES ($1, 'USD', 'user', $2, true)`,
-      [id, `chaos-custody-${i}`],
+      [id, d.owner(`custody-${i}`)],
     );
     accounts.txCustody.push(id);
   }
@@ -127,7 +129,7 @@ export async function setUp(d: Driver, plan: ChaosPlan, rng: Rng, say: (line: st
       while (next < ids.length) {
         const { s, accountId } = ids[next++]!;
         await retrying('open an account', () =>
-          d.txmgr.openAccount({ owner: `chaos-withdrawer-${s.index}`, asset: 'BTC', accountId }),
+          d.txmgr.openAccount({ owner: d.owner(`withdrawer-${s.index}`), asset: 'BTC', accountId }),
         );
         const { secret } = await retrying('enrol TOTP', () => enrollTotp(d.ledger, accountId, d.totpKey));
         for (const address of [GOOD_ADDRESS, REFUSED_ADDRESS]) {

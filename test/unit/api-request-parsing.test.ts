@@ -62,4 +62,18 @@ describe('API request parsing', () => {
     });
     expect(() => loadApiConfig({ TXMGR_API_PORT: 'eighty' })).toThrow(ConfigError);
   });
+
+  test('the test routes are off unless TXMGR_API_TEST_ROUTES=on; the chain simulator URL is a URL', () => {
+    expect(loadApiConfig({})).toMatchObject({ testRoutes: false });
+    expect(loadApiConfig({}).testChainSimUrl).toBeUndefined();
+    expect(loadApiConfig({ TXMGR_API_TEST_ROUTES: 'on', TXMGR_API_TEST_CHAIN_SIM_URL: 'http://127.0.0.1:9000/' })).toMatchObject({
+      testRoutes: true,
+      testChainSimUrl: 'http://127.0.0.1:9000',
+    });
+    expect(loadApiConfig({ TXMGR_API_TEST_ROUTES: 'off' })).toMatchObject({ testRoutes: false });
+    expect(() => loadApiConfig({ TXMGR_API_TEST_ROUTES: 'yes' })).toThrow(/TXMGR_API_TEST_ROUTES must be on or off/);
+    expect(() => loadApiConfig({ TXMGR_API_TEST_CHAIN_SIM_URL: 'chain-sim:9000' })).toThrow(
+      /TXMGR_API_TEST_CHAIN_SIM_URL must be an http/,
+    );
+  });
 });

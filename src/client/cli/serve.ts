@@ -31,10 +31,20 @@ export function registerServeCommand(program: Command): void {
         const custodyPool = custodyUrl
           ? createPool({ databaseUrl: custodyUrl, max: 2, applicationName: 'txmgr-api' })
           : undefined;
+        // Test runs (TXMGR_API_TEST_ROUTES=on) get connections of their own: a run would fill the API's few.
+        const testRunPools = config.testRoutes
+          ? {
+              ledger: createPool({ databaseUrl: ctx.databaseUrl, max: 12, applicationName: 'txmgr-test-run' }),
+              custody: custodyUrl
+                ? createPool({ databaseUrl: custodyUrl, max: 4, applicationName: 'txmgr-test-run' })
+                : undefined,
+            }
+          : undefined;
         const { app, url } = await startApiServer({
           client,
           config,
           custodyPool,
+          testRunPools,
           logger: createLogger(process.env.LOG_LEVEL ?? 'warn'),
         });
         if (out.json) printJson({ url, openapi: `${url}/openapi.json`, docs: `${url}/docs` });
@@ -50,6 +60,8 @@ export function registerServeCommand(program: Command): void {
         });
         await app.close();
         await custodyPool?.end();
+        await testRunPools?.ledger.end();
+        await testRunPools?.custody?.end();
       }),
     );
 }
