@@ -152,7 +152,8 @@ async function withdrawalsOnChainOnce(d: Driver): Promise<string[]> {
 async function configInOrder(d: Driver): Promise<string[]> {
   const ids = d.records.filter((r) => r.configId).map((r) => r.configId!);
   const { rows } = await d.ledger.query<{ id: string; sequence: string; status: string }>(
-    'SELECT id, sequence::text, status FROM config_transactions WHERE id = ANY($1) ORDER BY sequence',
+    // By the column: ordered by the text alias, sequence 10 would come before 7.
+    'SELECT id, sequence::text AS sequence, status FROM config_transactions WHERE id = ANY($1) ORDER BY config_transactions.sequence',
     [ids],
   );
   const out: string[] = [];
