@@ -186,20 +186,26 @@ const toChange = (r: ChangeRow): Change => ({
  * The xid below which every transaction of this database has ended. A snapshot's in-flight
  * list (xip) covers the whole cluster: a transaction held open, or PREPAREd, in another
  * database (the custody database's 2pc participant) would hold every reader here back. An
- * xid is left out only when it is known to belong to another database: a session's
- * backend_xid there (a session stays in one database) or a prepared transaction's; an xid
- * not known either way counts as this database's. With none left, the snapshot's xmax.
+ * xid is left out only when it is known to belong to another database: one a session there
+ * holds (its own xid's lock, matched to the session's database by pid) or a prepared
+ * transaction's; an xid not known either way counts as this database's. Not pg_stat_activity's
+ * backend_xid: PostgreSQL reads it from the process slot apart from the datname it shows, so a
+ * slot just taken over by a session of this database can lend its xid another database's name.
+ * The reader's own xid is in no xip list but has not ended (a reader inside a writing
+ * transaction); the snapshot's xmax bounds it all.
  */
 const CHANGE_HORIZON = `(
   WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
        elsewhere AS (
-         SELECT backend_xid AS x FROM pg_stat_activity
-          WHERE backend_xid IS NOT NULL AND datname IS NOT NULL AND datname <> current_database()
+         SELECT l.transactionid AS x FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+            AND l.transactionid IS NOT NULL AND a.datname IS NOT NULL AND a.datname <> current_database()
          UNION ALL
          SELECT transaction FROM pg_prepared_xacts WHERE database <> current_database())
-  SELECT coalesce(
-    (SELECT min(x) FROM snap, pg_snapshot_xip(snap.s) AS x WHERE xid(x) NOT IN (SELECT x FROM elsewhere)),
-    (SELECT pg_snapshot_xmax(s) FROM snap)))`;
+  SELECT min(x) FROM (
+    SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x WHERE xid(x) NOT IN (SELECT x FROM elsewhere)
+    UNION ALL SELECT pg_current_xact_id_if_assigned()
+    UNION ALL SELECT pg_snapshot_xmax(s) FROM snap) AS candidates)`;
 
 /** Up to `limit` changes after the cursor, in (xid, id) order, none of them from a transaction still in flight. */
 export async function readChanges(

@@ -138,6 +138,8 @@ describe('change log', () => {
         appendChange(tx, { entity: 'probe', entityId: 'beside-other-db', change: 'tested', data: {} }),
       );
       expect((await readAll(start)).changes.map((c) => c.entityId)).toContain('beside-other-db');
+      // The application's login (no superuser, not the other sessions' role) tells them apart too.
+      expect((await readChanges(ctx.appPool, start, 1000)).map((c) => c.entityId)).toContain('beside-other-db');
 
       // One open in this database still holds back what committed after it.
       await here.query('BEGIN');
@@ -155,6 +157,27 @@ describe('change log', () => {
       await prepared.query(`ROLLBACK PREPARED '${gid}'`).catch(() => undefined);
       await prepared.end().catch(() => undefined);
       await dropDatabase(adminUrl, otherName);
+    }
+  });
+
+  test('a reader inside a transaction that wrote changes does not read them before they commit', async () => {
+    const start = (await readAll()).cursor;
+    const tx = await ctx.pool.connect();
+    try {
+      await tx.query('BEGIN');
+      await appendChange(tx, { entity: 'probe', entityId: 'own-uncommitted', change: 'tested', data: {} });
+      // A later transaction commits: the snapshot's xmax passes this one's xid, which is in no
+      // snapshot's in-flight list of its own, yet this transaction has not ended.
+      await withTransaction(ctx.pool, 'test-later', (later) =>
+        appendChange(later, { entity: 'probe', entityId: 'later-committed', change: 'tested', data: {} }),
+      );
+      const seen = await readChanges(tx, start, 100);
+      expect(seen.map((c) => c.entityId)).not.toContain('own-uncommitted');
+      await tx.query('ROLLBACK');
+      expect((await readAll(start)).changes.map((c) => c.entityId)).not.toContain('own-uncommitted');
+    } finally {
+      await tx.query('ROLLBACK').catch(() => undefined);
+      tx.release();
     }
   });
 
