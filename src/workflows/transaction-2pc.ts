@@ -1,4 +1,11 @@
-import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  patched,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   COMMIT_TIMEOUT_SECONDS,
@@ -44,15 +51,13 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     scheduleToCloseTimeout: Math.max(1, left),
   });
   const resources = resourcesOf(input.operations);
-  const prepareOne = (resource: Resource) =>
-    prepare.prepareParticipant({
-      txId: input.id,
-      gid: gidOf(resource),
-      resource,
-      steps: input.operations.flatMap((operation, position) =>
-        operation.resource === resource ? [{ position, operation }] : [],
-      ),
-    });
+  const participant = (resource: Resource) => ({
+    txId: input.id,
+    gid: gidOf(resource),
+    resource,
+    steps: input.operations.flatMap((operation, position) => (operation.resource === resource ? [{ position, operation }] : [])),
+  });
+  const prepareOne = (resource: Resource) => prepare.prepareParticipant(participant(resource));
   let prepared: Array<PromiseSettledResult<Awaited<ReturnType<typeof prepareOne>>>>;
   if (patched('2pc-prepare-in-resource-order')) {
     // One participant after the other, always in the same resource order, stopping at the first
@@ -60,9 +65,21 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     // locks: a prepared transaction keeps them until the decision) and wait for the other's rows
     // on the second database: a deadlock no database sees, until both deadlines. In order, a
     // transaction holds nothing on a later database while it waits on an earlier one.
+    // Within the deadline: a schedule-to-close counts from each prepare's own start, so a later
+    // prepare gets only the time left, and none starts once the deadline has passed.
+    const withinDeadline = patched('2pc-prepare-within-deadline');
     prepared = [];
     for (const resource of resources) {
-      const outcome = await prepareOne(resource).then(
+      const timeLeft = deadlineAt - workflowNow();
+      if (withinDeadline && timeLeft <= 0) break;
+      const attempt = withinDeadline
+        ? proxyActivities<Activities>({
+            ...STEP_OPTIONS,
+            startToCloseTimeout: `${PREPARE_TIMEOUT_SECONDS} seconds`,
+            scheduleToCloseTimeout: timeLeft,
+          }).prepareParticipant(participant(resource))
+        : prepareOne(resource);
+      const outcome = await attempt.then(
         (value) => ({ status: 'fulfilled' as const, value }),
         (reason: unknown) => ({ status: 'rejected' as const, reason }),
       );
@@ -73,30 +90,35 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     prepared = await Promise.allSettled(resources.map(prepareOne));
   }
   const firstFailure = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
-  const wanted = firstFailure || workflowNow() > deadlineAt ? 'rollback' : 'commit';
-  const decision = await decide.decideTwoPhase({ txId: input.id, decision: wanted });
-  state.decision = decision;
+  // A cancel before the decision rolls back. From here on nothing may be left half done (a
+  // participant prepared and no decision), whatever cancel comes: decide and finish regardless.
+  const cancelled = CancellationScope.current().consideredCancelled;
+  const wanted = firstFailure || cancelled || workflowNow() > deadlineAt ? 'rollback' : 'commit';
+  const { decision, finished } = await CancellationScope.nonCancellable(async () => {
+    const decision = await decide.decideTwoPhase({ txId: input.id, decision: wanted });
+    state.decision = decision;
 
-  // The decision is recorded: finishing it must happen, so a participant that cannot be reached is
-  // retried until it can (recovery, on its schedule, may finish it first; both are idempotent).
-  const finish = proxyActivities<Activities>({
-    ...COMPENSATION_OPTIONS,
-    startToCloseTimeout: `${COMMIT_TIMEOUT_SECONDS} seconds`,
-  });
-  let finished: Array<{ outcomes?: TransactionResult['operations'] } | string>;
-  try {
-    finished = await Promise.all(
-      resources.map((resource) => finish.finishParticipant({ txId: input.id, gid: gidOf(resource), resource, decision })),
-    );
-  } catch (err) {
-    state.status = 'FAILED';
-    throw ApplicationFailure.create({
-      type: 'InDoubt',
-      message: `decision ${decision} recorded, but a participant refused to finish it: txmgr recovery run (and the worker's scheduled check) completes it`,
-      nonRetryable: true,
-      cause: err instanceof Error ? err : undefined,
+    // The decision is recorded: finishing it must happen, so a participant that cannot be reached is
+    // retried until it can (recovery, on its schedule, may finish it first; both are idempotent).
+    const finish = proxyActivities<Activities>({
+      ...COMPENSATION_OPTIONS,
+      startToCloseTimeout: `${COMMIT_TIMEOUT_SECONDS} seconds`,
     });
-  }
+    try {
+      const finished: Array<{ outcomes?: TransactionResult['operations'] } | string> = await Promise.all(
+        resources.map((resource) => finish.finishParticipant({ txId: input.id, gid: gidOf(resource), resource, decision })),
+      );
+      return { decision, finished };
+    } catch (err) {
+      state.status = 'FAILED';
+      throw ApplicationFailure.create({
+        type: 'InDoubt',
+        message: `decision ${decision} recorded, but a participant refused to finish it: txmgr recovery run (and the worker's scheduled check) completes it`,
+        nonRetryable: true,
+        cause: err instanceof Error ? err : undefined,
+      });
+    }
+  });
   for (const p of prepared) {
     if (p.status !== 'fulfilled') continue;
     for (const o of p.value.outcomes) {
@@ -114,7 +136,19 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     return;
   }
   state.status = 'ROLLED_BACK';
-  if (firstFailure) throw firstFailure.reason;
+  if (cancelled) {
+    throw ApplicationFailure.create({
+      type: 'Cancelled',
+      message: `transaction ${input.id} was cancelled before its decision; every participant rolled back`,
+      nonRetryable: true,
+    });
+  }
+  // A fault retried until the deadline stopped it (a database unreachable, a lock held) is not the answer.
+  const faultAtDeadline =
+    firstFailure?.reason instanceof ActivityFailure &&
+    firstFailure.reason.cause instanceof ApplicationFailure &&
+    !firstFailure.reason.cause.nonRetryable;
+  if (firstFailure && !faultAtDeadline) throw firstFailure.reason;
   if (wanted === 'commit') {
     throw ApplicationFailure.create({
       type: 'RolledBackByRecovery',

@@ -258,3 +258,119 @@ test('concurrent 2pc transactions over the same rows of both databases all commi
   expect(await availableOf(l)).toBe(100_000n - BigInt(n));
   expect(await availableOf(c)).toBe(100_000n - BigInt(n));
 });
+
+/** Holds a row lock on `account` in `pool` until the returned release runs (or `ms` passed). */
+async function holdRow(pool: import('pg').Pool, account: string, ms: number): Promise<() => Promise<void>> {
+  const blocker = await pool.connect();
+  await blocker.query('BEGIN');
+  await blocker.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [account]);
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await blocker.query('ROLLBACK').catch(() => undefined);
+    blocker.release();
+  };
+  setTimeout(() => void release(), ms);
+  return release;
+}
+
+const participantRow = async (pool: import('pg').Pool, txId: string) =>
+  (await pool.query<{ state: string }>('SELECT state FROM tx_participants WHERE transaction_id = $1', [txId])).rows[0]?.state;
+
+test('a refused first participant: the second never prepares, nothing of either stays', async () => {
+  const l = await fundedSide(ctx.pool);
+  const c = await fundedSide(ctx.custodyPool!);
+  const before = [await snapshot(l), await snapshot(c)];
+  const tq = ctx.taskQueue();
+  const id = `t-${randomUUID()}`;
+  const err = await ctx.withWorker(tq, () =>
+    executeTransaction(
+      { temporal: ctx.temporal, taskQueue: tq },
+      { id, mode: '2pc', operations: [transfer(l, 'ledger', '5000'), transfer(c, 'custody')] },
+    ).catch((e: unknown) => e as Error & { transaction?: { status: string; decision?: string } }),
+  );
+  expect((err as Error).name).toBe('InsufficientFunds');
+  expect((err as { transaction?: unknown }).transaction).toMatchObject({ status: 'ROLLED_BACK', decision: 'rollback' });
+  // Custody was never asked to prepare: its rollback only fenced the gid.
+  expect(await participantRow(ctx.custodyPool!, id)).toBe('aborted');
+  expect(await count(ctx.custodyPool!, 'SELECT 1 FROM tx_operations WHERE transaction_id = $1', [id])).toBe(0);
+  expect([await snapshot(l), await snapshot(c)]).toEqual(before);
+});
+
+test('a 2pc transaction cancelled while its first participant waits on a lock rolls back at once, leaving nothing prepared', async () => {
+  const l = await fundedSide(ctx.pool);
+  const c = await fundedSide(ctx.custodyPool!);
+  const before = [await snapshot(l), await snapshot(c)];
+  const tq = ctx.taskQueue();
+  const id = `t-${randomUUID()}`;
+  const release = await holdRow(ctx.pool, l.user, 4_000);
+  try {
+    const outcome = await ctx.withWorker(tq, async () => {
+      const target = { temporal: ctx.temporal, taskQueue: tq };
+      const { workflowId } = await startTransaction(target, {
+        id,
+        mode: '2pc',
+        operations: [transfer(l, 'ledger'), transfer(c, 'custody')],
+      });
+      const handle = ctx.temporal.workflow.getHandle(workflowId);
+      // The ledger prepare is waiting on the held row.
+      await eventually(
+        async () =>
+          (await count(ctx.pool, `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = $1`, [
+            ctx.databaseName,
+          ])) > 0,
+        20_000,
+      );
+      await handle.cancel();
+      await release();
+      return handle.result().then(
+        () => 'completed',
+        (e: unknown) => e,
+      );
+    });
+    expect((outcome as { cause?: { type?: string } }).cause?.type).toBe('Cancelled');
+    const tx = await ctx.pool.query<{ decision: string | null }>('SELECT decision FROM tx_transactions WHERE id = $1', [id]);
+    expect(tx.rows[0]?.decision).toBe('rollback');
+    expect(await prepared()).toBe(0);
+    expect([await snapshot(l), await snapshot(c)]).toEqual(before);
+  } finally {
+    await release();
+  }
+});
+
+test('a first prepare that uses up most of the timeout: the second gets only the time left, the first is not kept prepared past the deadline', async () => {
+  const l = await fundedSide(ctx.pool);
+  const c = await fundedSide(ctx.custodyPool!);
+  const before = [await snapshot(l), await snapshot(c)];
+  const tq = ctx.taskQueue();
+  const id = `t-${randomUUID()}`;
+  const timeoutSeconds = 9;
+  const real = createActivities({ pool: ctx.pool, custodyPool: ctx.custodyPool, logger: ctx.logger });
+  // Custody cannot be reached (a fault, retried); the ledger prepares once its row is free, 7 s in.
+  const prepareParticipant = async (p: Parameters<typeof real.prepareParticipant>[0]) => {
+    if (p.resource === 'custody') throw ApplicationFailure.retryable('custody database unreachable', 'DatabaseUnavailable');
+    return real.prepareParticipant(p);
+  };
+  const releaseLedger = await holdRow(ctx.pool, l.user, 7_000);
+  try {
+    const started = Date.now();
+    const err = await ctx.withWorker(
+      tq,
+      () =>
+        executeTransaction(
+          { temporal: ctx.temporal, taskQueue: tq },
+          { id, mode: '2pc', timeoutSeconds, operations: [transfer(l, 'ledger'), transfer(c, 'custody')] },
+        ).catch((e: unknown) => e as Error & { transaction?: { status: string; decision?: string } }),
+      { extraActivities: { prepareParticipant } },
+    );
+    // Rolled back at the deadline: the ledger's prepared rows were not held a second timeout long.
+    expect(Date.now() - started).toBeLessThan((timeoutSeconds + 4) * 1000);
+    expect(err.name).toBe('DeadlineExceeded');
+    expect(err.transaction).toMatchObject({ status: 'ROLLED_BACK', decision: 'rollback' });
+    expect(await participantRow(ctx.pool, id)).toBe('aborted');
+  } finally {
+    await releaseLedger();
+  }
+  expect([await snapshot(l), await snapshot(c)]).toEqual(before);
+});

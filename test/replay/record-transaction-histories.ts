@@ -1,7 +1,8 @@
 /**
  * Records the transaction core's histories (each mode, committed and failed) for the replay
  * tests. Not a test: run it with `npx jest --testMatch '<rootDir>/test/replay/record-transaction-histories.ts'`
- * after a deliberate, versioned workflow change. Every path asserts its outcome.
+ * after a deliberate, versioned workflow change. Every path asserts its outcome. Histories of an
+ * earlier version are kept under their own name (transaction-2pc-v1-*, transaction-2pc-ordered-*).
  */
 import fs from 'node:fs';
 import path from 'node:path';

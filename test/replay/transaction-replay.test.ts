@@ -13,7 +13,20 @@ const DIR = path.join(__dirname, 'histories');
 const files = fs.readdirSync(DIR).filter((f) => f.startsWith('transaction-') && f.endsWith('.json'));
 const load = (file: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
 
-const EXPECTED = ['atomic-committed', 'atomic-failed', 'saga-committed', 'saga-rolled-back', '2pc-committed', '2pc-rolled-back'];
+// 2pc-v1: participants prepared in parallel, commits answered a string; 2pc-ordered: in resource
+// order (patch 2pc-prepare-in-resource-order) without the deadline bound; 2pc: today's code.
+const EXPECTED = [
+  'atomic-committed',
+  'atomic-failed',
+  'saga-committed',
+  'saga-rolled-back',
+  '2pc-committed',
+  '2pc-rolled-back',
+  '2pc-ordered-committed',
+  '2pc-ordered-rolled-back',
+  '2pc-v1-committed',
+  '2pc-v1-rolled-back',
+];
 
 describe('transaction core replay', () => {
   test('every mode is on file, committed and failed', () => {
