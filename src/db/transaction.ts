@@ -41,6 +41,9 @@ export function setLockTimeout(ms: number): void {
   lockTimeoutMs = ms;
 }
 
+/** The process's lock wait (setLockTimeout's): for transactions this module does not open (a 2pc prepare). */
+export const currentLockTimeout = (): number => lockTimeoutMs;
+
 /**
  * Runs `fn` in one database transaction at the given isolation level and records
  * one transaction_metrics row for every try, failed ones included. Serialization

@@ -3,6 +3,7 @@ import { DomainError } from '../domain/errors';
 import { GID_PATTERN } from '../domain/tx-ids';
 import { deferNotify, notifyChanges } from './changes';
 import { classifyDbError, dbFailure } from './errors';
+import { currentLockTimeout } from './transaction';
 
 /**
  * PostgreSQL two-phase commit for one participant database. A prepared transaction is
@@ -53,7 +54,7 @@ export async function prepareTransaction(
   gid: string,
   transactionId: string,
   fn: (client: PoolClient) => Promise<void>,
-  lockTimeoutMs = 10_000,
+  lockTimeoutMs = currentLockTimeout(),
 ): Promise<'prepared' | 'committed'> {
   checkGid(gid);
   const before = await participantState(pool, gid);

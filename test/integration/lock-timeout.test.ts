@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DbError } from '../../src/db/errors';
 import { setLockTimeout, withTransaction } from '../../src/db/transaction';
+import { isPrepared, prepareTransaction } from '../../src/db/two-phase';
 import { balances, count, openUserAccount } from '../helpers/fixtures';
 import { useTestContext } from '../helpers/context';
 
@@ -43,6 +44,27 @@ describe('a row lock held too long', () => {
     }
     const { rows } = await ctx.pool.query('SELECT success, sqlstate FROM transaction_metrics WHERE operation = $1', [operation]);
     expect(rows).toEqual([{ success: false, sqlstate: '55P03' }]);
+  });
+
+  test("a 2pc prepare waits the process's lock timeout (DB_LOCK_TIMEOUT_MS), not a fixed one", async () => {
+    const account = await openUserAccount(ctx.pool);
+    const lock = await holdAccountLock(account);
+    const gid = `txmgr:${randomUUID()}:ledger`;
+    const started = Date.now();
+    try {
+      const err = await prepareTransaction(ctx.pool, gid, randomUUID(), async (tx) => {
+        await tx.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [account]);
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ kind: 'lock_timeout', retryable: true, sqlstate: '55P03' });
+      // This file's 1 s, not the 10 s a prepare waited whatever the worker was told.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await isPrepared(ctx.pool, gid)).toBe(false);
+    } finally {
+      await lock.end();
+    }
   });
 
   test('activities blocked on a held row lock give their worker slot back: other sagas go on, the blocked one credits once after', async () => {
