@@ -60,10 +60,10 @@ const WorkerEnv = CommonEnv.extend({
   PG_POOL_MAX: intFromEnv(20, 1, 1000),
   /**
    * How long a statement of an activity's transaction waits for a row lock before the try fails
-   * (retryably). Below the activities' 30 s start-to-close: a lock held too long (a 2pc left
-   * prepared, a stuck session) then frees the worker's activity slots instead of filling them.
+   * (retryably, with backoff). Well below the activities' 30 s start-to-close: a lock held across
+   * round trips (a prepared 2pc) then frees the worker's activity slots instead of filling them.
    */
-  DB_LOCK_TIMEOUT_MS: intFromEnv(10_000, 100, 25_000),
+  DB_LOCK_TIMEOUT_MS: intFromEnv(2_000, 100, 25_000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFromEnv(16, 1, 1000),
   WORKER_SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
   /** host:port for the SDK's Prometheus endpoint; unset means no endpoint. */

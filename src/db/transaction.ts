@@ -30,10 +30,13 @@ export function setTransactionMetrics(enabled: boolean): void {
   metricsEnabled = enabled;
 }
 
-// A lock wait must end before the activity's start-to-close (30 s) does: a try blocked on a row lock
-// (a 2pc left prepared, a stuck session) otherwise keeps its worker slot past its timeout, and enough
-// of them take every slot, the one that would release the lock included.
-let lockTimeoutMs = 10_000;
+// A lock wait must end well before the activity's start-to-close (30 s) does, and a worker slot
+// must not be spent waiting long on a lock held across round trips (a prepared 2pc waits for its
+// decision and commit activities, which need slots): a try blocked on a row lock fails after this,
+// frees its slot, and is retried with backoff. Short waits behind ordinary transactions (milliseconds)
+// are untouched. PostgreSQL applies it to each lock wait, so a statement locking several rows may wait
+// a few times this.
+let lockTimeoutMs = 2_000;
 
 /** The lock wait of every transaction of this process that does not set its own (the worker's DB_LOCK_TIMEOUT_MS). */
 export function setLockTimeout(ms: number): void {

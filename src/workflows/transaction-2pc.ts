@@ -21,8 +21,21 @@ import { COMPENSATION_OPTIONS, STEP_OPTIONS } from './retry-policies';
 // eslint-disable-next-line no-restricted-properties
 const workflowNow = (): number => Date.now();
 
+/**
+ * Task queue priority (1 runs first, the default is 3): a prepared participant keeps its row locks
+ * until its decision is carried out, and everything else touching those rows waits for it, so the
+ * activities that end that wait (the decision, the commit or rollback, a later participant's
+ * prepare) go before other work in a backlog.
+ */
+const RELEASES_LOCKS = { priorityKey: 1 };
+const HOLDS_LOCKS = { priorityKey: 2 };
+
 // Recording a decision must happen: retried until it does (recovery waits for it meanwhile).
-const decide = proxyActivities<Activities>({ ...COMPENSATION_OPTIONS, startToCloseTimeout: '10 seconds' });
+const decide = proxyActivities<Activities>({
+  ...COMPENSATION_OPTIONS,
+  startToCloseTimeout: '10 seconds',
+  priority: RELEASES_LOCKS,
+});
 
 /**
  * Two-phase commit across the resource databases. Temporal's history is the coordinator's
@@ -49,6 +62,7 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     // attempt lost with its worker (its PREPARE may have run) is retried and finds the gid prepared.
     startToCloseTimeout: `${PREPARE_TIMEOUT_SECONDS} seconds`,
     scheduleToCloseTimeout: Math.max(1, left),
+    priority: HOLDS_LOCKS,
   });
   const resources = resourcesOf(input.operations);
   const participant = (resource: Resource) => ({
@@ -77,6 +91,7 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
             ...STEP_OPTIONS,
             startToCloseTimeout: `${PREPARE_TIMEOUT_SECONDS} seconds`,
             scheduleToCloseTimeout: timeLeft,
+            priority: HOLDS_LOCKS,
           }).prepareParticipant(participant(resource))
         : prepareOne(resource);
       const outcome = await attempt.then(
@@ -103,6 +118,7 @@ export async function runTwoPhase(input: TransactionInput, state: TransactionRes
     const finish = proxyActivities<Activities>({
       ...COMPENSATION_OPTIONS,
       startToCloseTimeout: `${COMMIT_TIMEOUT_SECONDS} seconds`,
+      priority: RELEASES_LOCKS,
     });
     try {
       const finished: Array<{ outcomes?: TransactionResult['operations'] } | string> = await Promise.all(

@@ -1,3 +1,4 @@
+import { setLockTimeout } from '../../src/db/transaction';
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { Worker } from '@temporalio/worker';
@@ -8,6 +9,8 @@ import { eventually, useTestContext } from '../helpers/context';
 import { rowsFor, settled, siphonTarget, thresholdTx } from './siphon-fixtures';
 
 const ctx = useTestContext();
+// An apply blocked on a lock for longer than its 2 s timeout: this file's lock waits are long (the worker's default is 2 s).
+beforeAll(() => setLockTimeout(15_000));
 
 afterEach(async () => {
   expect(await checkConfigInvariants(ctx.pool)).toEqual([]);

@@ -10,7 +10,7 @@ describe('worker configuration', () => {
       taskQueue: 'txmgr',
       databaseUrl: 'postgres://u:p@db:5432/txmgr',
       poolMax: 20,
-      lockTimeoutMs: 10_000,
+      lockTimeoutMs: 2_000,
       maxConcurrentActivities: 16,
       shutdownGraceMs: 10_000,
       logLevel: 'info',
