@@ -9,7 +9,7 @@ import { freePort } from '../infra/free-port';
 import { STACK_MARKER } from '../infra/processes';
 import { startSupervisor } from '../infra/supervisor';
 import { findTemporalCli } from '../infra/temporal-cli';
-import { startTemporalDevServer, type DevServer } from '../infra/temporal-server';
+import { PRIORITY_MATCHING, startTemporalDevServer, type DevServer } from '../infra/temporal-server';
 import type { Logger } from '../logger';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 
@@ -123,6 +123,7 @@ export class ChaosStack {
       port: this.temporalPort,
       namespace: NAMESPACE,
       dbFile: this.file('temporal.sqlite'),
+      dynamicConfig: PRIORITY_MATCHING,
       searchAttributes: SEARCH_ATTRIBUTES.map((k) => ({ name: k.name, type: cliType(k.type) })),
       logFile: this.file('temporal.log'),
       marker: this.o.dataDir,

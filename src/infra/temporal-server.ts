@@ -5,6 +5,17 @@ import { tailOf } from './embedded-postgres';
 import { isRunning, processRef, STACK_MARKER, stopProcess, type ProcessRef } from './processes';
 import { StackError } from './stack-error';
 
+/**
+ * Task queue priority (the 2pc's decide and commit go before other work, workflows/transaction-2pc.ts)
+ * takes effect with the server's newer matcher; with one partition a task queue is one ordered queue.
+ * A cluster of your own gets the same from its dynamic config.
+ */
+export const PRIORITY_MATCHING: Readonly<Record<string, boolean | number>> = {
+  'matching.useNewMatcher': true,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
+
 export interface DevServer {
   address: string;
   pid: number;
@@ -22,6 +33,8 @@ export async function startTemporalDevServer(o: {
   namespace: string;
   dbFile?: string;
   searchAttributes: ReadonlyArray<{ name: string; type: string }>;
+  /** Server settings (`--dynamic-config-value key=value`); default none. */
+  dynamicConfig?: Readonly<Record<string, string | number | boolean>>;
   logFile: string;
   marker: string;
   onSpawn?: (ref: ProcessRef) => void;
@@ -31,6 +44,8 @@ export async function startTemporalDevServer(o: {
   args.push(...(o.uiPort ? ['--ui-port', String(o.uiPort), '--ui-disable-news-fetch'] : ['--headless']));
   if (o.dbFile) args.push('--db-filename', o.dbFile);
   for (const sa of o.searchAttributes) args.push('--search-attribute', `${sa.name}=${sa.type}`);
+  for (const [key, value] of Object.entries(o.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   args.push('--log-format', 'json', '--log-level', 'error');
   const out = fs.openSync(o.logFile, 'a');
   const child = spawn(o.cliPath, args, {
