@@ -3,7 +3,7 @@ import { depositWorkflowId } from '../client';
 import { outcomeOf, retrying, type Driver } from './driver';
 import type { PlannedFault, PlannedScenario } from './plan';
 import { runDeposit } from './scenarios';
-import { recordTransaction } from './scenarios-more';
+import { recordTransaction, runTransaction } from './scenarios-more';
 import type { Accounts } from './setup';
 import { gidFor, gidKeyFor } from '../domain/tx-ids';
 import { transactionWorkflowId } from '../domain/operations';
@@ -137,9 +137,11 @@ async function terminateBackends(d: Driver, rounds: number): Promise<string> {
 async function coordinatorKill(d: Driver, acc: Accounts, scenarios: PlannedScenario[], restartAfterMs: number): Promise<string> {
   const stack = d.ownStack();
   let caught: string | undefined;
+  const tried = new Set<number>();
   for (const s of scenarios) {
-    // Once caught, the rest are not started: a 2pc sharing accounts with the in-doubt one would only time out behind its locks.
+    // Once caught, the rest wait until the workers are back: a 2pc sharing accounts with the in-doubt one would only time out behind its locks.
     if (s.kind !== 'transaction' || caught) continue;
+    tried.add(s.index);
     const request = recordTransaction(d, s, acc);
     const key = gidKeyFor(transactionWorkflowId(request.id));
     const gids = [gidFor(key, 'ledger'), gidFor(key, 'custody')];
@@ -171,6 +173,8 @@ async function coordinatorKill(d: Driver, acc: Accounts, scenarios: PlannedScena
       await Promise.all(Array.from({ length: stack.workerCount() }, (_, w) => stack.waitWorkerReady(w)));
     }
   }
+  // The reserved 2pcs the fault did not need run now as ordinary ones: the run starts every saga it planned.
+  for (const s of scenarios) if (s.kind === 'transaction' && !tried.has(s.index)) await runTransaction(d, s, acc);
   return caught
     ? `every worker SIGKILLed while 2pc ${caught} was prepared on both databases and not yet committed; started again after ${restartAfterMs} ms`
     : `the window between prepare and commit was not caught in ${scenarios.length} tries (each 2pc still ran)`;
