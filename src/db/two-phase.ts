@@ -150,6 +150,12 @@ export async function rollbackPrepared(pool: Pool, gid: string, transactionId: s
 /** The 'aborted' mark; bounded wait, since a prepare in flight holds the gid's row until it prepares or fails. */
 async function writeAbortedMark(pool: Pool, gid: string, transactionId: string): Promise<void> {
   const client = await pool.connect();
+  // A connection lost while held fails this call, not the worker process (pg-pool listens only on idle clients).
+  let broken = false;
+  const onError = (): void => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL lock_timeout = 5000`);
@@ -162,6 +168,7 @@ async function writeAbortedMark(pool: Pool, gid: string, transactionId: string):
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
