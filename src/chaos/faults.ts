@@ -201,7 +201,9 @@ async function outliveTimeout(d: Driver, acc: Accounts, victim: PlannedScenario,
     await locker.query('SELECT id FROM accounts WHERE id = $1 FOR UPDATE', [acc.lockVictim]);
     if (victim.kind === 'deposit') await runDeposit(d, victim, acc);
     const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    for (let i = 0; i < 600 && !waited; i++) {
+    // Its tries wait a lock timeout each, with backoff (at most 30 s) between them: one is caught waiting.
+    const until = Date.now() + WAIT_FOR_VICTIM_MS;
+    while (!waited && Date.now() < until) {
       const { rows } = await locker.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
         [lockerPid],
@@ -217,11 +219,17 @@ async function outliveTimeout(d: Driver, acc: Accounts, victim: PlannedScenario,
     await locker.end().catch(() => undefined);
   }
   const ref = `CHAOS-${d.names.tag}-${victim.index}`;
+  // Not arranged is not injected: the runner reports it as a violation rather than a fault that happened.
+  if (!waited)
+    throw new Error(
+      `deposit ${ref} never waited on its account's row lock in ${WAIT_FOR_VICTIM_MS / 1000} s, so no first attempt was frozen`,
+    );
   const attempts = await retrying('read the deposit history', () => activityAttempts(d, depositWorkflowId(ref)), 120_000);
-  return waited
-    ? `deposit ${ref} waited on its account's row lock; ${frozen} workers frozen for ${(holdMs / 1000).toFixed(0)} s with the lock let go; activity attempts: ${attempts}`
-    : `deposit ${ref} never waited on its account's row lock in 30 s; no worker was frozen; activity attempts: ${attempts}`;
+  return `deposit ${ref} waited on its account's row lock; ${frozen} workers frozen for ${(holdMs / 1000).toFixed(0)} s with the lock let go; activity attempts: ${attempts}`;
 }
+
+/** How long the late-first-attempt fault waits for its deposit to wait on the held row. */
+const WAIT_FOR_VICTIM_MS = 120_000;
 
 /** The attempt each finished activity of a workflow ended on ("creditDeposit 2"): above 1, a retry ran. */
 async function activityAttempts(d: Driver, workflowId: string): Promise<string> {
