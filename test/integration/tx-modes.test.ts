@@ -20,6 +20,12 @@ async function failureOf(p: Promise<unknown>): Promise<TransactionFailedError> {
 
 const rowsOf = (s: Side, txId: string) =>
   count(s.pool, `SELECT 1 FROM tx_operations WHERE transaction_id = $1 AND state = 'applied'`, [txId]);
+/** Prepared transactions of this file's two databases (other test files prepare their own). */
+const preparedHere = () =>
+  count(ctx.pool, 'SELECT 1 FROM pg_prepared_xacts WHERE database IN ($1, $2)', [
+    ctx.databaseName,
+    `${ctx.databaseName}_custody`,
+  ]);
 const changesOf = (s: Side, txId: string) => count(s.pool, `SELECT 1 FROM change_log WHERE workflow_id = $1`, [`tx-${txId}`]);
 
 afterEach(async () => {
@@ -88,12 +94,7 @@ describe('mode 2pc across ledger and custody', () => {
     expect(await availableOf(c)).toBe(950n);
     expect(await changesOf(l, id)).toBe(1);
     expect(await changesOf(c, id)).toBe(3);
-    expect(
-      await count(ctx.pool, 'SELECT 1 FROM pg_prepared_xacts WHERE database IN ($1, $2)', [
-        ctx.databaseName,
-        `${ctx.databaseName}_custody`,
-      ]),
-    ).toBe(0);
+    expect(await preparedHere()).toBe(0);
   });
 
   test.each([0, 1, 2, 3])('a participant failing to prepare (position %i) rolls both back', async (position) => {
@@ -110,12 +111,7 @@ describe('mode 2pc across ledger and custody', () => {
     expect([await snapshot(l), await snapshot(c)]).toEqual(before);
     expect(await changesOf(l, id)).toBe(0);
     expect(await changesOf(c, id)).toBe(0);
-    expect(
-      await count(ctx.pool, 'SELECT 1 FROM pg_prepared_xacts WHERE database IN ($1, $2)', [
-        ctx.databaseName,
-        `${ctx.databaseName}_custody`,
-      ]),
-    ).toBe(0);
+    expect(await preparedHere()).toBe(0);
   });
 });
 
